@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand
+
+from accounts.models import Plan
+from accounts.plans import plans_ensure
+from accounts.services import demo_user_get
+from tokens.services import account_for_user
+
+
+class Command(BaseCommand):
+    help = "Create what a fresh installation needs: the plans and the demo account. Idempotent."
+
+    def handle(self, *args, **options):
+        plans_ensure()
+        demo = demo_user_get()
+        account = account_for_user(user=demo)
+        plans = ", ".join(Plan.objects.values_list("code", flat=True))
+        self.stdout.write(f"plans: {plans}")
+        self.stdout.write(f"demo account: {demo.email} ({account.available} credits)")

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from accounts import apis
+
+urlpatterns = [
+    path("auth/register", apis.RegisterApi.as_view(), name="auth-register"),
+    path("auth/login", apis.LoginApi.as_view(), name="auth-login"),
+    path("auth/demo", apis.DemoApi.as_view(), name="auth-demo"),
+    path("auth/refresh", apis.RefreshApi.as_view(), name="auth-refresh"),
+    path("auth/logout", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("auth/password", apis.PasswordApi.as_view(), name="auth-password"),
+    path("users/profile", apis.ProfileApi.as_view(), name="users-profile"),
+]

@@ -1,0 +1,60 @@
+"""Test settings: the real services from DATABASE_URL / REDIS_URL when they answer.
+
+`make test` points DATABASE_URL and REDIS_URL at this machine's PostgreSQL and Redis. When one
+does not answer, the suite falls back to SQLite / the local-memory cache and skips the tests
+marked `postgres` / `redis`, naming them in the summary. With CI=true a missing service stops
+the run instead: CI must not pass by skipping.
+"""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
+
+
+def _answers(url: str | None, default_port: int) -> bool:
+    if not url:
+        return False
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+_database_url = os.environ.get("DATABASE_URL", "")
+_redis_url = os.environ.get("REDIS_URL", "")
+SERVICES = {
+    "postgres": _database_url.startswith("postgres") and _answers(_database_url, 5432),
+    "redis": _answers(_redis_url, 6379),
+}
+MISSING_SERVICES = [name for name, up in SERVICES.items() if not up]
+if os.environ.get("CI", "").lower() in ("1", "true", "yes") and MISSING_SERVICES:
+    raise ImproperlyConfigured(
+        "CI=true but these services are missing or not answering: "
+        + ", ".join(MISSING_SERVICES)
+        + f" (DATABASE_URL={_database_url!r}, REDIS_URL={_redis_url!r})"
+    )
+if not SERVICES["postgres"]:
+    os.environ["DATABASE_URL"] = "sqlite:///:memory:"
+if not SERVICES["redis"]:
+    os.environ.pop("REDIS_URL", None)
+# Tests run actors explicitly (or start their own workers); no broker is shared between runs.
+os.environ.setdefault("EMBEDDED_WORKER", "false")
+
+from config.settings import *  # noqa: E402,F403
+
+if not SERVICES["redis"]:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Fast hashing: the suite creates hundreds of users. Production keeps Django's default.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

@@ -1,0 +1,30 @@
+"""OpenAPI helpers: the documented error responses of an endpoint."""
+
+from drf_spectacular.utils import OpenApiResponse
+
+from core.serializers import ErrorSerializer
+
+_DESCRIPTIONS = {
+    400: "INVALID_REQUEST: validation failed; `details` names each field and its messages.",
+    401: "UNAUTHORIZED: missing, expired or tampered token, or wrong credentials.",
+    403: "INSUFFICIENT_CREDITS (`details.required`, `details.available`) or FORBIDDEN.",
+    404: "NOT_FOUND: no such object, or it belongs to someone else.",
+    405: "METHOD_NOT_ALLOWED.",
+    409: "A conflict: IDEMPOTENCY_CONFLICT, GENERATION_IN_PROGRESS, HOLD_NOT_OPEN.",
+    413: "PAYLOAD_TOO_LARGE: the request body is over the size limit.",
+    415: "UNSUPPORTED_MEDIA_TYPE: send `Content-Type: application/json`.",
+    429: "RATE_LIMIT_EXCEEDED (`details.limit`, `details.window`, `details.retryAfter`); "
+    "see the `Retry-After` and `X-RateLimit-*` headers.",
+    503: "SERVICE_UNAVAILABLE.",
+}
+
+# Every JSON endpoint can answer these.
+_ALWAYS = (400, 413, 415, 429)
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Error responses for `extend_schema(responses=...)`, in the standard error format."""
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS[status])
+        for status in sorted({*statuses, *_ALWAYS})
+    }

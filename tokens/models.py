@@ -1,0 +1,149 @@
+"""The credit ledger: an account with a balance and a held part, append-only entries, holds.
+
+`balance` is what the user owns; `held` is the part reserved for work in flight; what they
+can spend is `balance - held`. Only tokens.services writes these rows.
+"""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class TokenAccount(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="token_account"
+    )
+    balance = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    # The current credit period; renewal (tokens.services.tokens_renew) moves it forward.
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    # Automatic refill (the shared demo account): below `refill_below` available credits,
+    # the next use tops the account up to `refill_to`.
+    refill_below = models.PositiveIntegerField(null=True, blank=True)
+    refill_to = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(held__gte=0), name="account_held_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=models.F("held")),
+                name="account_held_within_balance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.balance} ({self.held} held)"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant"
+    RENEWAL = "renewal"
+    PURCHASE = "purchase"
+    HOLD = "hold"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    REFUND = "refund"
+    ADJUST = "adjust"
+    EXPIRE = "expire"
+
+
+class HoldStatus(models.TextChoices):
+    OPEN = "open"
+    CAPTURED = "captured"
+    RELEASED = "released"
+
+
+class Hold(models.Model):
+    """Credits reserved for one piece of work until it is captured or released."""
+
+    account = models.ForeignKey(TokenAccount, on_delete=models.PROTECT, related_name="holds")
+    amount = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.OPEN)
+    captured = models.PositiveIntegerField(default=0)
+    refunded = models.PositiveIntegerField(default=0)
+    operation = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "idempotency_key"], name="hold_key_unique"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(captured__lte=models.F("amount")),
+                name="hold_capture_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded__lte=models.F("captured")),
+                name="hold_refund_within_capture",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} of {self.amount} ({self.status})"
+
+
+class LedgerEntry(models.Model):
+    """One movement of credits. Append-only: rows are never updated or deleted.
+
+    `amount` is the change to the balance and `held_delta` the change to the held part, so
+    an account's balance is the sum of its amounts and its held part the sum of held deltas.
+    """
+
+    account = models.ForeignKey(TokenAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    amount = models.BigIntegerField()
+    held_delta = models.BigIntegerField(default=0)
+    balance_after = models.BigIntegerField()
+    held_after = models.BigIntegerField()
+    memo = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Staff member who made an adjustment or grant by hand.",
+    )
+    hold = models.ForeignKey(
+        Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    subject = GenericForeignKey("content_type", "object_id")
+    idempotency_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "idempotency_key"], name="entry_key_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-id"]),
+            models.Index(fields=["kind", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} -> {self.balance_after}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are append-only")
