@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The embedded mode's SQLite database, media and secret key live here.
+DATA_DIR ?= $(CURDIR)/var
+export DATA_DIR
 
 # make test uses the real services of this machine unless the environment says otherwise.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/craftframe
@@ -22,20 +25,21 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-var/secret_key:
-	mkdir -p var
+$(DATA_DIR)/secret_key:
+	mkdir -p $(DATA_DIR)
 	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	chmod 600 $@
 
-run: setup var/secret_key
-	SECRET_KEY="$$(cat var/secret_key)" $(BIN)/python manage.py migrate --noinput
-	SECRET_KEY="$$(cat var/secret_key)" $(BIN)/python manage.py createcachetable
-	SECRET_KEY="$$(cat var/secret_key)" $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	SECRET_KEY="$$(cat var/secret_key)" $(BIN)/python manage.py seed
-	@echo "CraftFrame studio: http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs/)"
-	SECRET_KEY="$$(cat var/secret_key)" exec $(BIN)/gunicorn config.wsgi \
-		--bind $(HOST):$(PORT) --workers 1 --threads 8 --timeout 120 \
-		--access-logfile - --error-logfile -
+# One process (the StubBroker's queue lives in it) with threads; its worker threads run jobs.
+run: setup $(DATA_DIR)/secret_key
+	export SECRET_KEY="$${SECRET_KEY:-$$(cat $(DATA_DIR)/secret_key)}" && \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py createcachetable && \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
+	$(BIN)/python manage.py seed && \
+	echo "CraftFrame studio: http://$(HOST):$(PORT)/  (API docs: /api/v1/docs/)" && \
+	exec $(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 1 --threads 8 \
+		--timeout 120 --access-logfile - --error-logfile -
 
 test: setup
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
@@ -49,4 +53,4 @@ bench: setup
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(BIN)/python bench/ledger_bench.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(CURDIR)/var

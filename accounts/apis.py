@@ -5,9 +5,11 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import services
+from accounts.models import User
 from accounts.selectors import profile_get, user_summary
 from core.ratelimit import AuthIpThrottle
 from core.schema import errors
@@ -95,6 +97,16 @@ class DemoApi(PublicAuthView):
         return _auth_response(services.demo_user_get())
 
 
+class _RefreshSerializer(TokenRefreshSerializer):
+    def validate(self, attrs):
+        # simplejwt looks the user up without catching DoesNotExist (upstream issue #860): a
+        # refresh token that outlived its user would be a 500 instead of a 401.
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist:
+            raise InvalidToken("Token is invalid or expired") from None
+
+
 class RefreshApi(PublicAuthView):
     throttle_classes = []
 
@@ -115,7 +127,7 @@ class RefreshApi(PublicAuthView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refreshed = TokenRefreshSerializer(data=data.validated_data)
+        refreshed = _RefreshSerializer(data=data.validated_data)
         refreshed.is_valid(raise_exception=True)
         tokens = refreshed.validated_data
         return Response({"token": tokens["access"], "refresh": tokens["refresh"]})

@@ -77,16 +77,29 @@ def _check_password(password: str, user: User) -> None:
         ) from None
 
 
+def _email_taken(email: str, *, by_other_than: User | None = None) -> bool:
+    # The demo address is reserved even before the demo account exists: whoever held it would
+    # be handed to every demo visitor.
+    if email == User.objects.normalize_email(settings.DEMO_EMAIL):
+        return by_other_than is None or not by_other_than.is_demo
+    others = User.objects.filter(email=email)
+    if by_other_than is not None:
+        others = others.exclude(pk=by_other_than.pk)
+    return others.exists()
+
+
 def user_register(*, email: str, password: str, name: str) -> User:
     """A new user on the default plan, with a token account holding the plan's first month."""
     email = User.objects.normalize_email(email)
     candidate = User(email=email, name=name)
     _check_password(password, candidate)
-    if User.objects.filter(email=email).exists():
+    if _email_taken(email):
         raise EmailAlreadyExists(email="Email already exists")
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, name=name)
+            user = User.objects.create_user(
+                email=email, password=password, name=name, last_login=timezone.now()
+            )
             subscription = Subscription.objects.create(user=user, plan=plan_default())
             account_open(user=user, initial_credits=subscription.credits_per_month)
     except IntegrityError:  # a concurrent sign-up with the same address won
@@ -121,14 +134,25 @@ def tokens_revoke_all(*, user: User) -> None:
         BlacklistedToken.objects.get_or_create(token=token)
 
 
+class DemoUnavailable(DomainError):
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+    message = "The demo account is not available"
+
+
 def demo_user_get() -> User:
     """The shared demo user, created on first use with its auto-refilling account."""
-    user = User.objects.filter(email=settings.DEMO_EMAIL).first()
+    email = User.objects.normalize_email(settings.DEMO_EMAIL)
+    user = User.objects.filter(email=email).first()
+    if user is not None and not user.is_demo:
+        # An ordinary account holds the address (made before the reservation existed): never
+        # hand someone's account to demo visitors.
+        raise DemoUnavailable()
     if user is None:
         try:
             with transaction.atomic():
                 user = User.objects.create_user(
-                    email=settings.DEMO_EMAIL, password=None, name="Demo User", is_demo=True
+                    email=email, password=None, name="Demo User", is_demo=True
                 )
                 Subscription.objects.create(user=user, plan=plan_default())
                 account_open(
@@ -138,8 +162,8 @@ def demo_user_get() -> User:
                     refill_below=settings.DEMO_REFILL_BELOW,
                     refill_to=settings.DEMO_CREDITS,
                 )
-        except IntegrityError:
-            user = User.objects.get(email=settings.DEMO_EMAIL)
+        except IntegrityError:  # created concurrently
+            user = User.objects.get(email=email, is_demo=True)
     account_refill_if_low(account=TokenAccount.objects.get(user=user))
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
@@ -147,8 +171,8 @@ def demo_user_get() -> User:
 
 
 def profile_update(*, user: User, name: str | None = None, email: str | None = None) -> User:
-    if user.is_demo and email is not None and User.objects.normalize_email(email) != user.email:
-        raise Forbidden("The demo account's email cannot be changed")
+    if user.is_demo:
+        raise Forbidden("The shared demo account cannot be changed")
     fields = []
     if name is not None:
         user.name = name
@@ -156,7 +180,7 @@ def profile_update(*, user: User, name: str | None = None, email: str | None = N
     if email is not None:
         email = User.objects.normalize_email(email)
         if email != user.email:
-            if User.objects.filter(email=email).exclude(pk=user.pk).exists():
+            if _email_taken(email, by_other_than=user):
                 raise EmailAlreadyExists(email="Email already exists")
             user.email = email
             fields.append("email")

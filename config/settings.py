@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 AUTH_RATE_LIMIT = env_str("AUTH_RATE_LIMIT", "10/m")  # login, register, demo: per client IP
+# Behind a proxy, the request header holding the client's address (e.g. X-Real-IP or
+# X-Forwarded-For, whose first address is used). Unset: the connection's address.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 if not REDIS_URL:
     # The database cache is shared across processes, which is what limits need; its
     # increments are not atomic, so a burst may slip a request or two past a limit.
@@ -257,6 +260,9 @@ if not REDIS_URL:
 DEMO_EMAIL = "demo@craftframe.app"
 DEMO_CREDITS = env_int("DEMO_CREDITS", 1000, minimum=1)
 DEMO_REFILL_BELOW = env_int("DEMO_REFILL_BELOW", 100, minimum=0)
+# Holds and their resolution as single statements on PostgreSQL (tokens/pg.py); the portable
+# multi-statement path is used elsewhere, and by tests that turn this off.
+TOKENS_SINGLE_STATEMENT = True
 HOLD_TTL = timedelta(seconds=env_seconds("HOLD_TTL", 24 * 3600))
 
 LANGUAGE_CODE = "en-us"

@@ -51,10 +51,20 @@ os.environ.setdefault("EMBEDDED_WORKER", "false")
 
 from config.settings import *  # noqa: E402,F403
 
+if SERVICES["postgres"]:
+    # One test database per run, so two runs on one machine (CI and a developer, or parallel
+    # sessions) never drop each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
+if SERVICES["redis"]:
+    # Likewise a key prefix per run: tests clear only their own keys (tests/conftest.py).
+    CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"  # noqa: F405
 if not SERVICES["redis"]:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # Fast hashing: the suite creates hundreds of users. Production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Serve static files straight from the apps (no collectstatic before tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

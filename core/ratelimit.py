@@ -39,6 +39,12 @@ class Usage:
 
 
 def client_ip(request) -> str:
+    header = settings.CLIENT_IP_HEADER
+    if header:
+        meta_key = "HTTP_" + header.upper().replace("-", "_")
+        forwarded = request.META.get(meta_key, "").split(",")[0].strip()
+        if forwarded:
+            return forwarded[:64]
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 

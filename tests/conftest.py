@@ -34,12 +34,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
 
 
+def clear_cache() -> None:
+    """Empty this run's part of the cache. On Redis, only keys with this run's prefix: clear()
+    would flush the whole database under any other test run sharing it."""
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Rate-limit counters live in the cache; each test starts from zero.
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 
 from core.exceptions import IdempotencyConflict
+from tokens import pg
 from tokens.exceptions import HoldNotOpen, InsufficientTokens
 from tokens.models import EntryKind, Hold, HoldStatus, LedgerEntry, TokenAccount
 
@@ -89,6 +90,12 @@ def _entry(
         object_id=str(subject.pk) if subject is not None else "",
         idempotency_key=key,
     )
+
+
+def _by_key(queryset):
+    """The row a unique key names, or None. Not .first(): its ORDER BY id can make PostgreSQL
+    walk the primary key of a hot account's rows instead of using the (account, key) index."""
+    return next(iter(queryset.order_by()[:1]), None)
 
 
 def _available(account_id: int) -> int:
@@ -222,7 +229,7 @@ def _post(*, account, kind, amount, memo, actor, key, subject=None) -> LedgerEnt
 
 
 def _replayed_entry(account_id: int, key: str, kind: str, amount: int) -> LedgerEntry | None:
-    entry = LedgerEntry.objects.filter(account_id=account_id, idempotency_key=key).first()
+    entry = _by_key(LedgerEntry.objects.filter(account_id=account_id, idempotency_key=key))
     if entry is None:
         return None
     if entry.kind != kind or entry.amount != amount:
@@ -251,58 +258,103 @@ def hold_create(
     if amount <= 0:
         raise ValueError("a hold must be positive")
     key = idempotency_key or _new_key()
-    replay = _replayed_hold(account.pk, key, amount)
-    if replay:
-        return replay
     if account.period_end <= timezone.now():
         tokens_renew(account=account)
+    insert = dict(
+        account=account,
+        amount=amount,
+        key=key,
+        operation=operation[:64],
+        memo=(memo or operation)[:500],
+        subject=subject,
+        expires_at=timezone.now() + (ttl or settings.HOLD_TTL),
+    )
+    # No look-up of the key first: the unique (account, key) index finds a replay for free
+    # (IntegrityError), and a replay on an empty account shows up as "insufficient".
     try:
-        hold = _hold_insert(account, amount, key, operation, memo, subject, ttl)
-    except InsufficientTokens:
-        if not _refill_if_low(account):
-            raise
-        hold = _hold_insert(account, amount, key, operation, memo, subject, ttl)
+        hold = _hold_insert(**insert)
     except IntegrityError:
         replay = _replayed_hold(account.pk, key, amount)
         if replay:
             return replay
         raise
+    except InsufficientTokens:
+        replay = _replayed_hold(account.pk, key, amount)
+        if replay:
+            return replay
+        if not _refill_if_low(account):
+            raise
+        hold = _hold_insert(**insert)
     if account.refill_below is not None and hold.remaining_available < account.refill_below:
         _refill_if_low(account)
     return hold
 
 
-def _hold_insert(account, amount, key, operation, memo, subject, ttl) -> Hold:
+def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) -> Hold:
+    content_type = ContentType.objects.get_for_model(subject) if subject is not None else None
+    object_id = str(subject.pk) if subject is not None else ""
+    if _single_statement():
+        row = pg.hold_insert(
+            account_id=account.pk,
+            amount=amount,
+            key=key,
+            operation=operation,
+            memo=memo,
+            expires_at=expires_at,
+            content_type_id=content_type.pk if content_type else None,
+            object_id=object_id,
+        )
+        if row is None:
+            raise InsufficientTokens(required=amount, available=_available(account.pk))
+        hold_id, created_at, balance, held = row
+        hold = Hold(
+            id=hold_id,
+            account_id=account.pk,
+            amount=amount,
+            operation=operation,
+            idempotency_key=key,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+        hold._state.adding, hold._state.db = False, connection.alias
+        hold.remaining_available = balance - held
+        return hold
     with transaction.atomic():
         # The hold row goes in first: the account row lock is taken last, by _apply, so it is
         # held for as little of the transaction as possible (this is the hot row).
         hold = Hold.objects.create(
             account_id=account.pk,
             amount=amount,
-            operation=operation[:64],
+            operation=operation,
             idempotency_key=key,
-            expires_at=timezone.now() + (ttl or settings.HOLD_TTL),
+            expires_at=expires_at,
         )
         after = _apply(account.pk, amount=0, held_delta=amount)
         if after is None:
             raise InsufficientTokens(required=amount, available=_available(account.pk))
-        _entry(
+        LedgerEntry.objects.create(
             account_id=account.pk,
             kind=EntryKind.HOLD,
             amount=0,
             held_delta=amount,
-            after=after,
-            key=f"hold:{key}",
-            memo=memo or operation,
+            balance_after=after.balance,
+            held_after=after.held,
+            memo=memo,
             hold=hold,
-            subject=subject,
-        ).save()
+            content_type=content_type,
+            object_id=object_id,
+            idempotency_key=f"hold:{key}",
+        )
     hold.remaining_available = after.balance - after.held
     return hold
 
 
+def _single_statement() -> bool:
+    return connection.vendor == "postgresql" and settings.TOKENS_SINGLE_STATEMENT
+
+
 def _replayed_hold(account_id: int, key: str, amount: int) -> Hold | None:
-    hold = Hold.objects.filter(account_id=account_id, idempotency_key=key).first()
+    hold = _by_key(Hold.objects.filter(account_id=account_id, idempotency_key=key))
     if hold is None:
         return None
     if hold.amount != amount:
@@ -319,29 +371,61 @@ def hold_capture(*, hold: Hold, amount: int | None = None, memo: str = "") -> Ho
     charge = hold.amount if amount is None else amount
     if not 0 < charge <= hold.amount:
         raise ValueError(f"capture must be between 1 and {hold.amount}")
+    if not _hold_resolve(hold, charge, capture_memo=memo or hold.operation):
+        return _resolved_replay(hold, HoldStatus.CAPTURED, captured=charge)
+    return hold
+
+
+def hold_release(*, hold: Hold, reason: str = "") -> Hold:
+    """Give an open hold back in full (work failed or was cancelled)."""
+    if not _hold_resolve(hold, 0, release_memo=reason):
+        return _resolved_replay(hold, HoldStatus.RELEASED)
+    return hold
+
+
+def _hold_resolve(
+    hold: Hold, charge: int, capture_memo: str = "", release_memo: str = "Unused part of the hold"
+) -> bool:
+    """Charge `charge` of an open hold and release the rest, as one step; False when the hold
+    was no longer open (someone else resolved it: nothing moved)."""
+    status = HoldStatus.CAPTURED if charge else HoldStatus.RELEASED
+    if _single_statement():
+        row = pg.hold_resolve(
+            hold_id=hold.pk,
+            charge=charge,
+            capture_memo=capture_memo[:500],
+            release_memo=release_memo[:500],
+        )
+        if row is None:
+            return False
+        hold.status, hold.captured, hold.resolved_at = status, charge, row[2]
+        return True
     now = timezone.now()
     with transaction.atomic():
+        # Claiming the hold is the conditional update that makes a hold resolve only once.
         claimed = Hold.objects.filter(pk=hold.pk, status=HoldStatus.OPEN).update(
-            status=HoldStatus.CAPTURED, captured=charge, resolved_at=now
+            status=status, captured=charge, resolved_at=now
         )
         if not claimed:
-            return _resolved_replay(hold, HoldStatus.CAPTURED, captured=charge)
+            return False
         rest = hold.amount - charge
         after = _apply(hold.account_id, amount=-charge, held_delta=-hold.amount)
         if after is None:  # only possible if someone bypassed the services
             raise RuntimeError(f"ledger invariant broken on account {hold.account_id}")
-        entries = [
-            _entry(
-                account_id=hold.account_id,
-                kind=EntryKind.CAPTURE,
-                amount=-charge,
-                held_delta=-charge,
-                after=_After(after.balance, after.held + rest),
-                key=f"capture:{hold.idempotency_key}",
-                memo=memo or hold.operation,
-                hold=hold,
+        entries = []
+        if charge:
+            entries.append(
+                _entry(
+                    account_id=hold.account_id,
+                    kind=EntryKind.CAPTURE,
+                    amount=-charge,
+                    held_delta=-charge,
+                    after=_After(after.balance, after.held + rest),
+                    key=f"capture:{hold.idempotency_key}",
+                    memo=capture_memo,
+                    hold=hold,
+                )
             )
-        ]
         if rest:
             entries.append(
                 _entry(
@@ -351,39 +435,13 @@ def hold_capture(*, hold: Hold, amount: int | None = None, memo: str = "") -> Ho
                     held_delta=-rest,
                     after=after,
                     key=f"release:{hold.idempotency_key}",
-                    memo="Unused part of the hold",
+                    memo=release_memo,
                     hold=hold,
                 )
             )
         LedgerEntry.objects.bulk_create(entries)
-    hold.status, hold.captured, hold.resolved_at = HoldStatus.CAPTURED, charge, now
-    return hold
-
-
-def hold_release(*, hold: Hold, reason: str = "") -> Hold:
-    """Give an open hold back in full (work failed or was cancelled)."""
-    now = timezone.now()
-    with transaction.atomic():
-        claimed = Hold.objects.filter(pk=hold.pk, status=HoldStatus.OPEN).update(
-            status=HoldStatus.RELEASED, resolved_at=now
-        )
-        if not claimed:
-            return _resolved_replay(hold, HoldStatus.RELEASED)
-        after = _apply(hold.account_id, amount=0, held_delta=-hold.amount)
-        if after is None:
-            raise RuntimeError(f"ledger invariant broken on account {hold.account_id}")
-        _entry(
-            account_id=hold.account_id,
-            kind=EntryKind.RELEASE,
-            amount=0,
-            held_delta=-hold.amount,
-            after=after,
-            key=f"release:{hold.idempotency_key}",
-            memo=reason,
-            hold=hold,
-        ).save()
-    hold.status, hold.resolved_at = HoldStatus.RELEASED, now
-    return hold
+    hold.status, hold.captured, hold.resolved_at = status, charge, now
+    return True
 
 
 def _resolved_replay(hold: Hold, wanted: str, **fields) -> Hold:

@@ -1,0 +1,130 @@
+"""Single-statement hold movements for PostgreSQL: the hot path of every paid request.
+
+A hold and its resolution each touch the user's account row, which every request of that user
+locks. Done as ORM statements inside a transaction, the row stays locked for four round trips
+(update, entry insert, commit, and the wait for the GIL in between); done as one statement with
+data-modifying CTEs, the row is locked for one round trip, the same as a bare UPDATE. The
+portable versions in tokens.services do the same thing in several statements; both are tested.
+
+Each statement is its own transaction when the caller has none (autocommit), so there is no
+BEGIN/COMMIT round trip either. Inside a caller's transaction they run in a savepoint, so a
+unique-key violation (a replayed idempotency key) does not poison the caller's transaction.
+"""
+
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from tokens.models import Hold, LedgerEntry, TokenAccount
+
+_ACCOUNT = TokenAccount._meta.db_table
+_HOLD = Hold._meta.db_table
+_ENTRY = LedgerEntry._meta.db_table
+_ENTRY_COLUMNS = (
+    "account_id, kind, amount, held_delta, balance_after, held_after, memo, hold_id, "
+    "content_type_id, object_id, idempotency_key, created_at"
+)
+
+# The account update runs first and is the guard: no row, no hold, no entry.
+HOLD_SQL = f"""
+WITH acc AS (
+    UPDATE {_ACCOUNT} SET held = held + %(amount)s, updated_at = now()
+    WHERE id = %(account)s AND balance >= held + %(amount)s
+    RETURNING id, balance, held
+), h AS (
+    INSERT INTO {_HOLD}
+        (account_id, amount, status, captured, refunded, operation, idempotency_key,
+         created_at, expires_at)
+    SELECT id, %(amount)s, 'open', 0, 0, %(operation)s, %(key)s, now(), %(expires_at)s FROM acc
+    RETURNING id, created_at
+), e AS (
+    INSERT INTO {_ENTRY} ({_ENTRY_COLUMNS})
+    SELECT acc.id, 'hold', 0, %(amount)s, acc.balance, acc.held, %(memo)s, h.id,
+           %(content_type)s::integer, %(object_id)s, %(entry_key)s, now()
+    FROM acc, h
+)
+SELECT h.id, h.created_at, acc.balance, acc.held FROM acc, h
+"""
+
+# Claims the hold (open -> captured/released), moves the account, and writes the capture
+# entry (when charge > 0) and the release entry (when something is left), all at once.
+RESOLVE_SQL = f"""
+WITH h AS (
+    UPDATE {_HOLD}
+    SET status = CASE WHEN %(charge)s > 0 THEN 'captured' ELSE 'released' END,
+        captured = %(charge)s, resolved_at = now()
+    WHERE id = %(hold)s AND status = 'open'
+    RETURNING id, account_id, amount, idempotency_key
+), acc AS (
+    UPDATE {_ACCOUNT} a
+    SET balance = a.balance - %(charge)s, held = a.held - h.amount, updated_at = now()
+    FROM h WHERE a.id = h.account_id
+    RETURNING a.id, a.balance, a.held, h.amount
+), e AS (
+    INSERT INTO {_ENTRY} ({_ENTRY_COLUMNS})
+    SELECT acc.id, 'capture', 0 - %(charge)s, 0 - %(charge)s, acc.balance,
+           acc.held + acc.amount - %(charge)s, %(capture_memo)s, h.id, NULL::integer, '',
+           'capture:' || h.idempotency_key, now()
+    FROM acc, h WHERE %(charge)s > 0
+    UNION ALL
+    SELECT acc.id, 'release', 0, -(acc.amount - %(charge)s), acc.balance, acc.held,
+           %(release_memo)s, h.id, NULL::integer, '', 'release:' || h.idempotency_key, now()
+    FROM acc, h WHERE acc.amount > %(charge)s
+)
+SELECT acc.balance, acc.held, now() FROM acc
+"""
+
+
+def _run(sql: str, params: dict) -> tuple | None:
+    with connection.cursor() as cursor:
+        if connection.get_autocommit():
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        with transaction.atomic():
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+
+def hold_insert(
+    *,
+    account_id: int,
+    amount: int,
+    key: str,
+    operation: str,
+    memo: str,
+    expires_at: datetime,
+    content_type_id: int | None,
+    object_id: str,
+) -> tuple[int, datetime, int, int] | None:
+    """(hold id, created_at, balance, held) after the hold, or None when funds are short.
+    Raises IntegrityError when the key was used before."""
+    return _run(
+        HOLD_SQL,
+        {
+            "account": account_id,
+            "amount": amount,
+            "operation": operation,
+            "key": key,
+            "expires_at": expires_at,
+            "memo": memo,
+            "content_type": content_type_id,
+            "object_id": object_id,
+            "entry_key": f"hold:{key}",
+        },
+    )
+
+
+def hold_resolve(
+    *, hold_id: int, charge: int, capture_memo: str, release_memo: str
+) -> tuple[int, int, datetime] | None:
+    """(balance, held, resolved_at) after charging `charge` and releasing the rest; None when
+    the hold was not open."""
+    return _run(
+        RESOLVE_SQL,
+        {
+            "hold": hold_id,
+            "charge": charge,
+            "capture_memo": capture_memo,
+            "release_memo": release_memo,
+        },
+    )
