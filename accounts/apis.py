@@ -1,5 +1,6 @@
 """Auth and profile endpoints (seed: /auth/*, /users/profile)."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -103,7 +104,8 @@ class _RefreshSerializer(TokenRefreshSerializer):
         # refresh token that outlived its user would be a 500 instead of a 401.
         try:
             return super().validate(attrs)
-        except User.DoesNotExist:
+        except (User.DoesNotExist, DjangoValidationError, ValueError):
+            # ValidationError / ValueError: a user_id claim that is not a UUID
             raise InvalidToken("Token is invalid or expired") from None
 
 

@@ -46,13 +46,25 @@ def error_body(message: str, code: str, details: dict | None = None, request=Non
     }
 
 
+_MAX_MESSAGE = 300
+
+
+def _safe_text(value: Any) -> str:
+    """Messages may quote the client's input: keep them short, and encodable (a lone
+    surrogate from a JSON escape would make the renderer fail)."""
+    text = str(value)
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _flatten_validation(detail: Any) -> Any:
     """DRF's nested ErrorDetail structure as plain strings, lists and dicts."""
     if isinstance(detail, dict):
-        return {str(key): _flatten_validation(value) for key, value in detail.items()}
+        return {_safe_text(key): _flatten_validation(value) for key, value in detail.items()}
     if isinstance(detail, list):
         return [_flatten_validation(item) for item in detail]
-    return str(detail)
+    return _safe_text(detail)
 
 
 def _first_message(details: Any, path: str = "") -> str:
