@@ -80,10 +80,7 @@ def run_threads(threads: int, seconds: float, loop) -> list[int]:
 def raw_ceiling(url: str, account_id: int, threads: int, seconds: float, cost: int) -> float:
     import psycopg
 
-    sql = (
-        "UPDATE tokens_tokenaccount SET held = held + %s "
-        "WHERE id = %s AND balance >= held + %s"
-    )
+    sql = "UPDATE tokens_tokenaccount SET held = held + %s WHERE id = %s AND balance >= held + %s"
     conninfo = urlunparse(urlparse(url)._replace(scheme="postgresql"))
 
     def loop(stop_at: float) -> int:
@@ -142,9 +139,11 @@ def main() -> None:
     from tokens.audit import ledger_audit
     from tokens.services import tokens_grant
 
-    print(f"PostgreSQL {connection.cursor().connection.info.server_version}, "
-          f"{args.threads} threads, {args.seconds:.0f} s each, cost {args.cost}, "
-          f"{os.cpu_count()} CPU(s)")
+    print(
+        f"PostgreSQL {connection.cursor().connection.info.server_version}, "
+        f"{args.threads} threads, {args.seconds:.0f} s each, cost {args.cost}, "
+        f"{os.cpu_count()} CPU(s)"
+    )
 
     stamp = int(time.time() * 1000)
     # The ceiling's row only ever gains `held`; give it room for every update it can do.
@@ -160,8 +159,10 @@ def main() -> None:
     problems = ledger_audit([account.pk])
     ops = 2 * cycles
     print(f"raw ceiling (bare conditional UPDATE):  {ceiling:9.0f} updates/s")
-    print(f"service path hold+capture:               {cycles:9.0f} cycles/s "
-          f"({ops:.0f} ledger operations/s)")
+    print(
+        f"service path hold+capture:               {cycles:9.0f} cycles/s "
+        f"({ops:.0f} ledger operations/s)"
+    )
     print(f"ratio, ledger operations / raw updates:  {ops / ceiling:9.1%}")
     print(f"ratio, hold+capture cycles / raw updates:{cycles / ceiling:9.1%}")
     print(f"invariant violations:                    {len(problems):9d}")

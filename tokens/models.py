@@ -65,7 +65,11 @@ class HoldStatus(models.TextChoices):
 class Hold(models.Model):
     """Credits reserved for one piece of work until it is captured or released."""
 
-    account = models.ForeignKey(TokenAccount, on_delete=models.PROTECT, related_name="holds")
+    # No index of its own: the unique (account, idempotency_key) index leads with account.
+    # Every index is written on the hot path of each paid request.
+    account = models.ForeignKey(
+        TokenAccount, on_delete=models.PROTECT, related_name="holds", db_index=False
+    )
     amount = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.OPEN)
     captured = models.PositiveIntegerField(default=0)
@@ -102,7 +106,12 @@ class LedgerEntry(models.Model):
     an account's balance is the sum of its amounts and its held part the sum of held deltas.
     """
 
-    account = models.ForeignKey(TokenAccount, on_delete=models.PROTECT, related_name="entries")
+    # Indexes are few on purpose (each is written on every paid request): account is served
+    # by the (account, -id) and (account, idempotency_key) indexes, the subject by
+    # (content_type, object_id).
+    account = models.ForeignKey(
+        TokenAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     amount = models.BigIntegerField()
     held_delta = models.BigIntegerField(default=0)
@@ -120,11 +129,13 @@ class LedgerEntry(models.Model):
     hold = models.ForeignKey(
         Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
     )
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
     object_id = models.CharField(max_length=64, blank=True)
     subject = GenericForeignKey("content_type", "object_id")
     idempotency_key = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
@@ -135,6 +146,7 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "-id"]),
             models.Index(fields=["kind", "created_at"]),
+            models.Index(fields=["content_type", "object_id"]),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ unique-key violation (a replayed idempotency key) does not poison the caller's t
 
 from datetime import datetime
 
+import psycopg
 from django.db import connection, transaction
 
 from tokens.models import Hold, LedgerEntry, TokenAccount
@@ -75,14 +76,21 @@ SELECT acc.balance, acc.held, now() FROM acc
 """
 
 
+def _execute(sql: str, params: dict) -> tuple | None:
+    # A server-side-binding psycopg cursor, prepared on each connection after first use:
+    # planning these CTEs costs more than running them, and Django's default client-side
+    # cursor would send them as fresh text every time.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 def _run(sql: str, params: dict) -> tuple | None:
-    with connection.cursor() as cursor:
-        if connection.get_autocommit():
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-        with transaction.atomic():
-            cursor.execute(sql, params)
-            return cursor.fetchone()
+    connection.ensure_connection()
+    if connection.get_autocommit():
+        return _execute(sql, params)
+    with transaction.atomic():
+        return _execute(sql, params)
 
 
 def hold_insert(

@@ -456,15 +456,19 @@ def _resolved_replay(hold: Hold, wanted: str, **fields) -> Hold:
 def hold_refund(
     *, hold: Hold, amount: int | None = None, memo: str = "", idempotency_key: str | None = None
 ) -> LedgerEntry:
-    """Give back some or all of what a captured hold charged (e.g. a bad result)."""
-    key = f"refund:{idempotency_key or hold.idempotency_key}"
-    current = Hold.objects.get(pk=hold.pk)
-    refund = current.captured - current.refunded if amount is None else amount
-    replay = _replayed_entry(current.account_id, key, EntryKind.REFUND, refund)
+    """Give back some or all (amount=None: the rest) of what a captured hold charged.
+
+    Idempotent on `idempotency_key`: a replay returns the original refund, whether it named
+    an amount or asked for the rest. Without a key every call is a new refund.
+    """
+    key = f"refund:{idempotency_key or _new_key()}"
+    replay = _replayed_refund(hold, key, amount)
     if replay:
         return replay
+    current = Hold.objects.get(pk=hold.pk)
     if current.status != HoldStatus.CAPTURED:
         raise HoldNotOpen("Only a captured hold can be refunded", status=current.status)
+    refund = current.captured - current.refunded if amount is None else amount
     if refund <= 0:
         raise HoldNotOpen("Nothing left to refund on this hold", refunded=current.refunded)
     try:
@@ -490,11 +494,28 @@ def hold_refund(
                 hold=current,
             )
             entry.save()
-    except IntegrityError:
-        replay = _replayed_entry(current.account_id, key, EntryKind.REFUND, refund)
+    except IntegrityError:  # the same key, concurrently: the other call did the refund
+        replay = _replayed_refund(hold, key, amount)
         if replay:
             return replay
         raise
+    return entry
+
+
+def _replayed_refund(hold: Hold, key: str, amount: int | None) -> LedgerEntry | None:
+    entry = _by_key(LedgerEntry.objects.filter(account_id=hold.account_id, idempotency_key=key))
+    if entry is None:
+        return None
+    if (
+        entry.kind != EntryKind.REFUND
+        or entry.hold_id != hold.pk
+        or (amount is not None and entry.amount != amount)
+    ):
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different refund",
+            previous_amount=entry.amount,
+            amount=amount,
+        )
     return entry
 
 

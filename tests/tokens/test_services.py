@@ -230,6 +230,29 @@ def test_refund_gives_back_what_a_capture_charged_and_no_more():
     assert ledger_audit() == []
 
 
+def test_refund_of_the_rest_replayed_with_its_key_returns_the_first_refund():
+    account = account_with(50)
+    hold = hold_capture(hold=hold_create(account=account, amount=10))
+    first = hold_refund(hold=hold, idempotency_key="bad-result")
+    again = hold_refund(hold=hold, idempotency_key="bad-result")
+    assert again.pk == first.pk and first.amount == 10
+    assert numbers(account) == (50, 0)
+    with pytest.raises(IdempotencyConflict):
+        hold_refund(hold=hold, amount=3, idempotency_key="bad-result")
+
+
+def test_refunds_without_a_key_are_each_new_until_nothing_is_left():
+    account = account_with(50)
+    hold = hold_capture(hold=hold_create(account=account, amount=10))
+    hold_refund(hold=hold, amount=4)
+    hold_refund(hold=hold)  # the rest: 6
+    with pytest.raises(HoldNotOpen):
+        hold_refund(hold=hold)
+    assert numbers(account) == (50, 0)
+    assert account.entries.filter(kind=EntryKind.REFUND).count() == 2
+    assert ledger_audit() == []
+
+
 def test_refund_of_an_open_hold_is_refused():
     account = account_with(50)
     hold = hold_create(account=account, amount=10)
