@@ -552,10 +552,15 @@ def tokens_renew(*, account: TokenAccount, now: datetime | None = None) -> list[
         entries = []
         user = locked.user
         subscription = getattr(user, "subscription", None)
-        if subscription is not None and not user.is_demo:
+        period = f"{start:%Y-%m}"
+        # A period is settled once, as a whole: if either of its entries exists (the period was
+        # rewound by hand, or a second renewal raced in), only the dates move.
+        settled = LedgerEntry.objects.filter(
+            account_id=locked.pk, idempotency_key__in=[f"expire:{period}", f"renewal:{period}"]
+        ).exists()
+        if subscription is not None and not user.is_demo and not settled:
             available = locked.balance - locked.held
             carry = min(available, subscription.plan.rollover_cap)
-            period = f"{start:%Y-%m}"
             if available - carry > 0:
                 entries.append(
                     _movement(
