@@ -48,9 +48,13 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: setup
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(BIN)/python bench/ledger_bench.py
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" $(BIN)/python bench/generation_bench.py
+	$(BIN)/python bench/local_provider_bench.py
 
 clean:
 	rm -rf $(VENV) $(CURDIR)/var

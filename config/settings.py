@@ -19,6 +19,7 @@ from config.env import (
     env_str,
     env_url,
 )
+from config.s3 import s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -138,7 +139,10 @@ elif DRAMATIQ_BROKER_URL.startswith("amqp"):
     _broker_options = {"url": DRAMATIQ_BROKER_URL}
 else:
     _broker_class = "dramatiq.brokers.redis.RedisBroker"
-    _broker_options = {"url": DRAMATIQ_BROKER_URL}
+    _broker_options = {
+        "url": DRAMATIQ_BROKER_URL,
+        "namespace": env_str("DRAMATIQ_NAMESPACE", "dramatiq"),
+    }
 DRAMATIQ_BROKER = {
     "BROKER": _broker_class,
     "OPTIONS": _broker_options,
@@ -164,24 +168,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 S3_BUCKET = env_str("S3_BUCKET")
 if S3_BUCKET:
-    _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": env_url("S3_ENDPOINT_URL", None, schemes=("http", "https")),
-            "access_key": env_str("S3_ACCESS_KEY_ID", env_str("AWS_ACCESS_KEY_ID")),
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY", env_str("AWS_SECRET_ACCESS_KEY")),
-            "region_name": env_str("S3_REGION", "us-east-1"),
-            "addressing_style": env_str("S3_ADDRESSING_STYLE", "path"),
-            "signature_version": "s3v4",
-            "querystring_auth": True,
-            "querystring_expire": env_seconds("S3_URL_EXPIRY", 3600),
-            "file_overwrite": False,
-            "default_acl": None,
-        },
-    }
-    if _default_storage["OPTIONS"]["addressing_style"] not in ("path", "virtual", "auto"):
+    _addressing = env_str("S3_ADDRESSING_STYLE", "path")
+    if _addressing not in ("path", "virtual", "auto"):
         raise ImproperlyConfigured("S3_ADDRESSING_STYLE must be path, virtual or auto")
+    _default_storage = s3_storage(
+        bucket=S3_BUCKET,
+        endpoint_url=env_url("S3_ENDPOINT_URL", None, schemes=("http", "https")),
+        access_key=env_str("S3_ACCESS_KEY_ID", env_str("AWS_ACCESS_KEY_ID")),
+        secret_key=env_str("S3_SECRET_ACCESS_KEY", env_str("AWS_SECRET_ACCESS_KEY")),
+        region=env_str("S3_REGION", "us-east-1"),
+        addressing_style=_addressing,
+        url_expiry=env_seconds("S3_URL_EXPIRY", 3600),
+        connect_timeout=env_seconds("S3_CONNECT_TIMEOUT", 5),
+        read_timeout=env_seconds("S3_READ_TIMEOUT", 60),
+    )
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -242,6 +242,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # One name per enum where several serializers share it (statuses of generations and of
+    # webhook deliveries would otherwise collide as "StatusEnum").
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventEnum": "studio.models.WebhookEvent",
+        "DeliveryStatusEnum": "studio.models.DeliveryStatus",
+        "GenerationStatusEnum": "studio.models.Status",
+        "GenerationKindEnum": "studio.models.Kind",
+    },
 }
 
 # --- Rate limits ----------------------------------------------------------------------------
@@ -264,6 +272,48 @@ DEMO_REFILL_BELOW = env_int("DEMO_REFILL_BELOW", 100, minimum=0)
 # multi-statement path is used elsewhere, and by tests that turn this off.
 TOKENS_SINGLE_STATEMENT = True
 HOLD_TTL = timedelta(seconds=env_seconds("HOLD_TTL", 24 * 3600))
+
+# --- Studio: providers, execution, webhooks -------------------------------------------------
+HF_TOKEN = env_str("HF_TOKEN")
+HF_PROVIDER = env_str("HF_PROVIDER", "hf-inference")
+HF_BASE_URL = env_url(
+    "HF_BASE_URL", "https://router.huggingface.co/hf-inference", schemes=("http", "https")
+)
+HF_TIMEOUT = env_seconds("HF_TIMEOUT", 120)
+POLLINATIONS_URL = env_url("POLLINATIONS_URL", None, schemes=("http", "https"))
+POLLINATIONS_TIMEOUT = env_seconds("POLLINATIONS_TIMEOUT", 60)
+# A remote provider joins the chain only when configured, so nothing leaves this machine by
+# default (seed order: huggingface -> pollinations -> local).
+_default_image_chain = (
+    (["huggingface"] if HF_TOKEN else [])
+    + (["pollinations"] if POLLINATIONS_URL else [])
+    + ["local"]
+)
+IMAGE_PROVIDERS = env_list("IMAGE_PROVIDERS", _default_image_chain)
+VIDEO_PROVIDERS = env_list("VIDEO_PROVIDERS", (["huggingface"] if HF_TOKEN else []) + ["local"])
+_known_providers = {"local", "huggingface", "pollinations", "instant"}
+for _name, _chain in (("IMAGE_PROVIDERS", IMAGE_PROVIDERS), ("VIDEO_PROVIDERS", VIDEO_PROVIDERS)):
+    if not _chain or set(_chain) - _known_providers:
+        raise ImproperlyConfigured(
+            f"{_name} must list providers from {sorted(_known_providers)}; got {_chain!r}"
+        )
+GENERATION_TIME_LIMIT = {
+    "image": env_seconds("IMAGE_TIME_LIMIT", 300),
+    "video": env_seconds("VIDEO_TIME_LIMIT", 1200),
+}
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
+# A worker owns a running job for this long after each progress report; a job whose lease
+# ran out lost its worker (the sweeper hands it to another one).
+GENERATION_LEASE = env_seconds("GENERATION_LEASE", 60)
+# A queued job older than this whose message may be lost is enqueued again by the sweeper.
+QUEUED_STALE_AFTER = env_seconds("QUEUED_STALE_AFTER", 120)
+STORAGE_RETRIES = env_int("STORAGE_RETRIES", 4, minimum=0, maximum=10)
+MEDIA_URL_EXPIRY = env_seconds("MEDIA_URL_EXPIRY", 3600)  # signed local media URLs
+WEBHOOK_TIMEOUT = env_seconds("WEBHOOK_TIMEOUT", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+# Webhook URLs resolving to loopback, private or link-local addresses are refused unless this
+# is on (tests and closed networks).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -292,5 +342,9 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # huggingface_hub's client logs every request
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -6,8 +6,12 @@ marked `postgres` / `redis`, naming them in the summary. With CI=true a missing 
 the run instead: CI must not pass by skipping.
 """
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +50,10 @@ if not SERVICES["postgres"]:
     os.environ["DATABASE_URL"] = "sqlite:///:memory:"
 if not SERVICES["redis"]:
     os.environ.pop("REDIS_URL", None)
+# S3 only where a test asks for it (the s3_storage fixture), never a developer's real bucket.
+os.environ.pop("S3_BUCKET", None)
+# Queues of this run only (Redis keys are shared by every run on the machine).
+os.environ.setdefault("DRAMATIQ_NAMESPACE", f"dramatiq-test{os.getpid()}")
 # Tests run actors explicitly (or start their own workers); no broker is shared between runs.
 os.environ.setdefault("EMBEDDED_WORKER", "false")
 
@@ -61,6 +69,14 @@ if SERVICES["redis"]:
 if not SERVICES["redis"]:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Media of this run in a scratch folder, removed at exit.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="craftframe-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+STORAGES["default"] = {  # noqa: F405
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},  # noqa: F405
+}
 
 # Fast hashing: the suite creates hundreds of users. Production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

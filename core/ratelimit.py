@@ -138,3 +138,17 @@ class AuthIpThrottle(RateLimit):
 
     def key(self, group: str, request) -> str:
         return f"ip:{client_ip(request)}"
+
+
+class PlanImageThrottle(PlanRateLimit):
+    """Image generations per minute for the user's plan (seed: free 3, pro 10)."""
+
+    group = "images"
+    plan_field = "images_per_minute"
+
+
+class PlanVideoThrottle(PlanRateLimit):
+    """Video generations per minute for the user's plan (seed: free 1, pro 5)."""
+
+    group = "videos"
+    plan_field = "videos_per_minute"

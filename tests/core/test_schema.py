@@ -16,6 +16,8 @@ from drf_spectacular.validation import validate_schema
 
 from accounts import apis as accounts_apis
 from core.apis import HealthApi
+from studio.apis import generations as generations_apis
+from studio.apis import webhooks as webhooks_apis
 from tokens import apis as tokens_apis
 
 SCHEMA_URL = "/api/v1/schema/"
@@ -108,6 +110,67 @@ CONTRACT = {
         True,
     ),
     ("/api/v1/health", "get"): (None, "200", HealthApi.OutputSerializer, False),
+    ("/api/v1/studio/generate-image", "post"): (
+        generations_apis.GenerateImageApi.InputSerializer,
+        "202",
+        generations_apis.AcceptedOutput,
+        True,
+    ),
+    ("/api/v1/studio/generate-video", "post"): (
+        generations_apis.GenerateVideoApi.InputSerializer,
+        "202",
+        generations_apis.AcceptedOutput,
+        True,
+    ),
+    ("/api/v1/studio/generation/{generation_id}", "get"): (
+        None,
+        "200",
+        generations_apis.GenerationOutput,
+        True,
+    ),
+    ("/api/v1/studio/generation/{generation_id}/cancel", "post"): (
+        None,
+        "200",
+        generations_apis.GenerationOutput,
+        True,
+    ),
+    ("/api/v1/studio/generation/{generation_id}/retry", "post"): (
+        None,
+        "202",
+        generations_apis.AcceptedOutput,
+        True,
+    ),
+    ("/api/v1/users/generations", "get"): (
+        None,
+        "200",
+        generations_apis.GenerationListOutput,
+        True,
+    ),
+    ("/api/v1/users/generation/{generation_id}", "delete"): (
+        None,
+        "200",
+        accounts_apis.MessageSerializer,
+        True,
+    ),
+    ("/api/v1/webhooks", "get"): (None, "200", webhooks_apis.WebhookListApi.ListOutput, True),
+    ("/api/v1/webhooks", "post"): (
+        webhooks_apis.WebhookListApi.InputSerializer,
+        "201",
+        webhooks_apis.WebhookListApi.OutputSerializer,
+        True,
+    ),
+    ("/api/v1/webhooks/{webhook_id}", "get"): (
+        None,
+        "200",
+        webhooks_apis.WebhookDetailApi.OutputSerializer,
+        True,
+    ),
+    ("/api/v1/webhooks/{webhook_id}", "delete"): (
+        None,
+        "200",
+        accounts_apis.MessageSerializer,
+        True,
+    ),
 }
 OPERATIONS = sorted(CONTRACT)
 WITH_BODY = [op for op in OPERATIONS if CONTRACT[op][0] is not None]

@@ -1,0 +1,72 @@
+"""Generations and webhooks for support staff: look, don't touch (money moves only through
+the services; a stuck job is for the sweeper or a cancel)."""
+
+from django.contrib import admin, messages
+
+from studio.models import Generation, Status, Webhook, WebhookAttempt, WebhookDelivery
+from studio.services.generations import GenerationNotActive, generation_cancel
+from tokens.admin import ReadOnlyAdmin
+
+
+@admin.register(Generation)
+class GenerationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "user",
+        "kind",
+        "status",
+        "progress",
+        "model",
+        "cost",
+        "source",
+        "attempts",
+        "created_at",
+    )
+    list_filter = ("status", "kind", "source", "model")
+    search_fields = ("id", "user__email", "prompt")
+    list_select_related = ("user",)
+    show_full_result_count = False
+    actions = ["cancel_and_refund"]
+
+    @admin.action(
+        description="Cancel the selected running jobs and refund them",
+        permissions=["cancel_and_refund"],
+    )
+    def cancel_and_refund(self, request, queryset):
+        done = 0
+        for generation in queryset.filter(status__in=[Status.QUEUED, Status.GENERATING]):
+            try:
+                generation_cancel(user=generation.user, generation_id=generation.pk)
+                done += 1
+            except GenerationNotActive:
+                pass
+        self.message_user(request, f"Cancelled and refunded {done} job(s).", messages.SUCCESS)
+
+    def has_cancel_and_refund_permission(self, request) -> bool:
+        return request.user.has_perm("tokens.change_tokenaccount")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("status_code", "duration_ms", "error", "created_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "url", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("id", "user__email", "url")
+    exclude = ("secret",)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "webhook", "event", "status", "attempts", "created_at", "delivered_at")
+    list_filter = ("status", "event")
+    search_fields = ("id", "webhook__id", "webhook__user__email")
+    inlines = [WebhookAttemptInline]

@@ -1,0 +1,300 @@
+"""Studio endpoints (seed: /studio/generate-image, /studio/generate-video,
+/studio/generation/:id, /users/generations, /users/generation/:id)."""
+
+import re
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
+from core.ratelimit import PlanApiThrottle, PlanImageThrottle, PlanVideoThrottle
+from core.schema import errors
+from core.serializers import MessageSerializer
+from studio import presenters
+from studio.models import Kind, Status
+from studio.options import (
+    CATEGORIES,
+    DEFAULT_IMAGE_SIZE,
+    IMAGE_MODELS,
+    IMAGE_SIZES,
+    VIDEO_MODELS,
+    VIDEO_STYLES,
+)
+from studio.selectors import generation_list
+from studio.services.generations import (
+    SEED_MAX,
+    generation_cancel,
+    generation_create,
+    generation_delete,
+    generation_get_for_user,
+    generation_retry,
+)
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, no spaces
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat a request safely: the same key and body return the original "
+    "generation and charge nothing; the same key with another body is 409.",
+)
+
+
+class GenerationOutput(serializers.Serializer):
+    """A generation (seed: "Generation Status"); fields appear as its status calls for."""
+
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=Kind.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    prompt = serializers.CharField()
+    createdAt = serializers.CharField()
+    completedAt = serializers.CharField(required=False)
+    estimated_remaining = serializers.IntegerField(
+        required=False, help_text="Seconds, while queued or generating."
+    )
+    url = serializers.URLField(required=False, help_text="Signed and expiring, when completed.")
+    thumbnail_url = serializers.URLField(required=False, help_text="WebP, at most 512 px.")
+    files = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Every output (num_images > 1): url, thumbnail_url, width, height, size.",
+    )
+    metadata = serializers.DictField(
+        help_text="model, quality, seed, credits_used, enhancedPrompt; width, height, category"
+        " (images) or duration, fps, frames, resolution (video); source and generation_time"
+        " when completed; retry_possible when failed."
+    )
+    error = serializers.CharField(required=False)
+    retry_possible = serializers.BooleanField(required=False)
+    attempts = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Each provider tried: provider, duration (s), error.",
+    )
+    retryOf = serializers.CharField(required=False)
+
+
+class AcceptedOutput(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=Kind.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    progress = serializers.IntegerField()
+    createdAt = serializers.CharField()
+    metadata = serializers.DictField(
+        help_text="model, credits_used, estimated_time (s), seed; category and num_images or"
+        " duration and fps."
+    )
+
+
+class GenerationItemOutput(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=Kind.choices)
+    prompt = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    url = serializers.URLField(required=False)
+    thumbnail_url = serializers.URLField(required=False)
+    createdAt = serializers.CharField()
+    metadata = serializers.DictField(help_text="model, category, credits_used")
+
+
+class GenerationListOutput(serializers.Serializer):
+    generations = GenerationItemOutput(many=True)
+    pagination = PaginationSerializer()
+
+
+def idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if key and not _KEY.match(key):
+        raise serializers.ValidationError(
+            {"Idempotency-Key": ["Use 1-200 visible ASCII characters without spaces."]}
+        )
+    return key
+
+
+class PromptFields(serializers.Serializer):
+    prompt = serializers.CharField(min_length=3, max_length=500)
+    negative_prompt = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default=""
+    )
+    seed = serializers.IntegerField(
+        min_value=0,
+        max_value=SEED_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Random when absent; always recorded.",
+    )
+
+
+class GenerateImageApi(APIView):
+    throttle_classes = [PlanApiThrottle, PlanImageThrottle]
+
+    class InputSerializer(PromptFields):
+        model = serializers.ChoiceField(choices=list(IMAGE_MODELS), default="flux-pro")
+        category = serializers.ChoiceField(
+            choices=CATEGORIES, required=False, allow_blank=True, default=""
+        )
+        size = serializers.ChoiceField(choices=list(IMAGE_SIZES), default=DEFAULT_IMAGE_SIZE)
+        steps = serializers.IntegerField(min_value=10, max_value=50, default=30)
+        cfg_scale = serializers.FloatField(min_value=1, max_value=20, default=7.5)
+        style = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        num_images = serializers.IntegerField(min_value=1, max_value=4, default=1)
+
+    @extend_schema(
+        operation_id="studio_generate_image",
+        tags=["studio"],
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: AcceptedOutput, **errors(401, 403, 409)},
+        summary="Queue an image generation; costs the model's price x num_images.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        generation, _ = generation_create(
+            user=request.user,
+            kind=Kind.IMAGE,
+            spec=data.validated_data,
+            idempotency_key=idempotency_key(request),
+        )
+        body = presenters.generation_accepted(generation, settings.IMAGE_PROVIDERS)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class GenerateVideoApi(APIView):
+    throttle_classes = [PlanApiThrottle, PlanVideoThrottle]
+
+    class InputSerializer(PromptFields):
+        model = serializers.ChoiceField(choices=list(VIDEO_MODELS), default="huggingface")
+        duration = serializers.IntegerField(min_value=3, max_value=10, default=5)
+        fps = serializers.IntegerField(min_value=8, max_value=30, default=24)
+        style = serializers.ChoiceField(
+            choices=VIDEO_STYLES, required=False, allow_blank=True, default=""
+        )
+
+        def validate(self, attrs):
+            longest = VIDEO_MODELS[attrs["model"]].max_duration
+            if attrs["duration"] > longest:
+                raise serializers.ValidationError(
+                    {"duration": [f"{attrs['model']} videos are at most {longest} seconds."]}
+                )
+            return attrs
+
+    @extend_schema(
+        operation_id="studio_generate_video",
+        tags=["studio"],
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: AcceptedOutput, **errors(401, 403, 409)},
+        summary="Queue a video generation (MP4, H.264).",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        generation, _ = generation_create(
+            user=request.user,
+            kind=Kind.VIDEO,
+            spec=data.validated_data,
+            idempotency_key=idempotency_key(request),
+        )
+        body = presenters.generation_accepted(generation, settings.VIDEO_PROVIDERS)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+def _chain(generation) -> list[str]:
+    return settings.IMAGE_PROVIDERS if generation.kind == Kind.IMAGE else settings.VIDEO_PROVIDERS
+
+
+class GenerationDetailApi(APIView):
+    @extend_schema(
+        operation_id="studio_generation",
+        tags=["studio"],
+        responses={200: GenerationOutput, **errors(401, 404)},
+        summary="Status, progress and, when completed, signed URLs of the result.",
+    )
+    def get(self, request, generation_id: str):
+        generation = generation_get_for_user(user=request.user, generation_id=generation_id)
+        return Response(presenters.generation_detail(generation, _chain(generation)))
+
+
+class GenerationCancelApi(APIView):
+    @extend_schema(
+        operation_id="studio_generation_cancel",
+        tags=["studio"],
+        request=None,
+        responses={200: GenerationOutput, **errors(401, 404, 409)},
+        summary="Cancel a queued or running generation; its credits are released.",
+    )
+    def post(self, request, generation_id: str):
+        generation = generation_cancel(user=request.user, generation_id=generation_id)
+        return Response(presenters.generation_detail(generation, _chain(generation)))
+
+
+class GenerationRetryApi(APIView):
+    @extend_schema(
+        operation_id="studio_generation_retry",
+        tags=["studio"],
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: AcceptedOutput, **errors(401, 403, 404, 409)},
+        summary="Run a failed or cancelled generation again: a new one, charged anew.",
+    )
+    def post(self, request, generation_id: str):
+        original = generation_get_for_user(user=request.user, generation_id=generation_id)
+        # A retry is a new job: it counts against the plan's images/videos per minute too.
+        throttle = PlanImageThrottle if original.kind == Kind.IMAGE else PlanVideoThrottle
+        throttle().allow_request(request, self)
+        generation = generation_retry(
+            user=request.user,
+            generation_id=generation_id,
+            idempotency_key=idempotency_key(request),
+        )
+        body = presenters.generation_accepted(generation, _chain(generation))
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class UserGenerationsApi(APIView):
+    class FilterSerializer(PageQuerySerializer):
+        type = serializers.ChoiceField(choices=["all", *Kind.values], default="all")
+        status = serializers.ChoiceField(choices=["all", *Status.values], default="all")
+
+    @extend_schema(
+        operation_id="users_generations",
+        tags=["users"],
+        parameters=[FilterSerializer],
+        responses={200: GenerationListOutput, **errors(401)},
+        summary="The user's generations, newest first, with the seed's pagination block.",
+    )
+    def get(self, request):
+        query = self.FilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        generations = generation_list(
+            user=request.user,
+            kind=None if values["type"] == "all" else values["type"],
+            status=None if values["status"] == "all" else values["status"],
+        )
+        page = paginate(generations, page=values["page"], limit=values["limit"])
+        return Response(
+            {
+                "generations": [presenters.generation_item(g) for g in page.items],
+                "pagination": page.meta(),
+            }
+        )
+
+
+class UserGenerationDeleteApi(APIView):
+    @extend_schema(
+        operation_id="users_generation_delete",
+        tags=["users"],
+        responses={200: MessageSerializer, **errors(401, 404)},
+        summary="Delete a generation and its files (a running one is cancelled first).",
+    )
+    def delete(self, request, generation_id: str):
+        generation_delete(user=request.user, generation_id=generation_id)
+        return Response({"message": "Generation deleted successfully"})

@@ -1,0 +1,181 @@
+"""The seed's response shapes for generations (API reference, "Generation Status")."""
+
+from django.utils import timezone
+
+from core.serializers import iso
+from studio import storage
+from studio.models import ACTIVE, Generation, Kind, Status
+from studio.options import IMAGE_MODELS, IMAGE_SIZES, VIDEO_MODELS
+
+
+def _model_info(generation: Generation):
+    return (IMAGE_MODELS if generation.kind == Kind.IMAGE else VIDEO_MODELS)[generation.model]
+
+
+def estimated_seconds(generation: Generation, chain: list[str]) -> int:
+    """What to tell the client to expect: the seed's time for remote models, and for the
+    local renderer what it takes on a modest core."""
+    if chain and chain[0] != "local":
+        return _model_info(generation).seconds
+    params = generation.params
+    if generation.kind == Kind.VIDEO:
+        return max(2, params["duration"] * params["fps"] // 40)
+    width, height = IMAGE_SIZES[params.get("size", "1024x1024")]
+    return max(1, round(width * height / 2_000_000 * params.get("num_images", 1)))
+
+
+def _metadata(generation: Generation) -> dict:
+    info = _model_info(generation)
+    meta = {
+        "model": generation.model,
+        "quality": info.quality,
+        "seed": generation.seed,
+        "credits_used": generation.cost,
+        "enhancedPrompt": generation.enhanced_prompt,
+    }
+    params = generation.params
+    if generation.kind == Kind.IMAGE:
+        width, height = IMAGE_SIZES[params.get("size", "1024x1024")]
+        meta.update(
+            width=width,
+            height=height,
+            category=generation.category or None,
+            steps=params.get("steps"),
+            cfg_scale=params.get("cfg_scale"),
+            num_images=params.get("num_images", 1),
+        )
+    else:
+        meta.update(
+            duration=params["duration"],
+            fps=params["fps"],
+            resolution=info.resolution,
+            frames=params["duration"] * params["fps"],
+        )
+    if generation.style:
+        meta["style"] = generation.style
+    if generation.negative_prompt:
+        meta["negative_prompt"] = generation.negative_prompt
+    if generation.status == Status.COMPLETED:
+        first = generation.outputs[0] if generation.outputs else {}
+        meta.update(
+            source=generation.source,
+            generation_time=generation.generation_time,
+            width=first.get("width", meta.get("width")),
+            height=first.get("height", meta.get("height")),
+            file_size=first.get("size"),
+        )
+        if generation.kind == Kind.VIDEO and first.get("frames"):
+            meta["frames"] = first["frames"]
+    if generation.status == Status.FAILED:
+        meta["retry_possible"] = True
+    return meta
+
+
+def _files(generation: Generation) -> list[dict]:
+    return [
+        {
+            "url": storage.url_for(output["key"]),
+            "thumbnail_url": storage.url_for(output["thumbnail_key"]),
+            "width": output["width"],
+            "height": output["height"],
+            "content_type": output["content_type"],
+            "size": output["size"],
+        }
+        for output in generation.outputs
+    ]
+
+
+def generation_detail(generation: Generation, chain: list[str]) -> dict:
+    """GET /studio/generation/<id>."""
+    body = {
+        "id": generation.id,
+        "type": generation.kind,
+        "status": generation.status,
+        "progress": 100 if generation.status == Status.COMPLETED else generation.progress,
+        "prompt": generation.prompt,
+        "createdAt": iso(generation.created_at),
+        "metadata": _metadata(generation),
+    }
+    if generation.status in ACTIVE:
+        body["estimated_remaining"] = _remaining(generation, chain)
+    if generation.status == Status.COMPLETED:
+        files = _files(generation)
+        body.update(url=files[0]["url"], thumbnail_url=files[0]["thumbnail_url"], files=files)
+        body["completedAt"] = iso(generation.finished_at)
+    if generation.status in (Status.FAILED, Status.CANCELLED):
+        body["error"] = generation.error
+        body["retry_possible"] = True
+    if generation.provider_attempts:
+        body["attempts"] = generation.provider_attempts
+    if generation.retry_of_id:
+        body["retryOf"] = generation.retry_of_id
+    return body
+
+
+def _remaining(generation: Generation, chain: list[str]) -> int:
+    estimate = estimated_seconds(generation, chain)
+    if generation.status == Status.QUEUED or not generation.started_at:
+        return estimate
+    elapsed = (timezone.now() - generation.started_at).total_seconds()
+    if generation.progress > 0:
+        estimate = elapsed * 100 / generation.progress
+    return max(0, round(estimate - elapsed))
+
+
+def generation_accepted(generation: Generation, chain: list[str]) -> dict:
+    """The 202 answer to a submission: the seed's "generating"/"queued" shape."""
+    metadata = {
+        "model": generation.model,
+        "credits_used": generation.cost,
+        "estimated_time": estimated_seconds(generation, chain),
+        "seed": generation.seed,
+    }
+    if generation.kind == Kind.IMAGE:
+        metadata["category"] = generation.category or None
+        metadata["num_images"] = generation.params.get("num_images", 1)
+    else:
+        metadata.update(duration=generation.params["duration"], fps=generation.params["fps"])
+    return {
+        "id": generation.id,
+        "type": generation.kind,
+        "status": generation.status,
+        "progress": generation.progress,
+        "createdAt": iso(generation.created_at),
+        "metadata": metadata,
+    }
+
+
+def generation_item(generation: Generation) -> dict:
+    """One entry of GET /users/generations."""
+    item = {
+        "id": generation.id,
+        "type": generation.kind,
+        "prompt": generation.prompt,
+        "status": generation.status,
+        "createdAt": iso(generation.created_at),
+        "metadata": {
+            "model": generation.model,
+            "category": generation.category or None,
+            "credits_used": generation.cost,
+        },
+    }
+    if generation.status == Status.COMPLETED and generation.outputs:
+        item["url"] = storage.url_for(generation.outputs[0]["key"])
+        item["thumbnail_url"] = storage.url_for(generation.outputs[0]["thumbnail_key"])
+    return item
+
+
+def webhook_data(generation: Generation) -> dict:
+    """`data` of the seed's webhook payload."""
+    data = {
+        "id": generation.id,
+        "userId": str(generation.user_id),
+        "type": generation.kind,
+        "status": generation.status,
+        "metadata": {"model": generation.model, "credits_used": generation.cost},
+    }
+    if generation.status == Status.COMPLETED and generation.outputs:
+        data["url"] = storage.url_for(generation.outputs[0]["key"])
+    if generation.error:
+        data["error"] = generation.error
+    return data

@@ -1,0 +1,295 @@
+"""The generation lifecycle (DESIGN.md): queued -> generating -> completed | failed | cancelled.
+
+Submission creates the row and its credit hold in one transaction and enqueues the job after
+commit. A worker claims the row with a conditional update that also takes a lease, runs the
+provider chain and writes the files outside any transaction, then completes the row and
+captures the hold in one transaction. Failure and cancel release the hold. Each step is a
+conditional update on the row, so a redelivered message or a late worker changes nothing.
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.exceptions import Conflict, IdempotencyConflict, NotFound
+from studio import storage
+from studio.models import ACTIVE, Generation, Kind, Status, new_generation_id
+from studio.options import IMAGE_SIZES, VIDEO_MODELS
+from studio.prompts import enhance_prompt
+from tokens import catalog
+from tokens.exceptions import InsufficientTokens
+from tokens.models import Hold
+from tokens.services import account_for_user, hold_create, hold_release
+
+logger = logging.getLogger(__name__)
+
+SEED_MAX = 2**32 - 1
+
+
+class GenerationNotActive(Conflict):
+    code = "GENERATION_NOT_ACTIVE"
+    message = "Only a queued or running generation can be cancelled"
+
+
+class GenerationNotRetryable(Conflict):
+    code = "GENERATION_IN_PROGRESS"
+    message = "Only a failed or cancelled generation can be retried"
+
+
+class JobBusy(Exception):
+    """Another live worker holds the job's lease; the message is retried later."""
+
+
+# --- Submission ---------------------------------------------------------------------------
+
+
+def _request_hash(kind: str, spec: dict) -> str:
+    canonical = json.dumps({"kind": kind, **spec}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def generation_cost(kind: str, spec: dict) -> int:
+    if kind == Kind.IMAGE:
+        return catalog.cost_of(catalog.IMAGE_GENERATION, spec["model"], spec.get("num_images", 1))
+    return catalog.cost_of(catalog.VIDEO_GENERATION, spec["model"])
+
+
+def generation_create(
+    *, user, kind: str, spec: dict, idempotency_key: str = "", retry_of: Generation | None = None
+) -> tuple[Generation, bool]:
+    """Accept a job: the row and its credit hold, atomically; the worker is told after commit.
+
+    `spec` is the validated request. Returns (generation, created): a repeat of an
+    Idempotency-Key with the same body returns the original and charges nothing; the same
+    key with another body raises IdempotencyConflict.
+    """
+    spec = dict(spec)
+    if spec.get("seed") is None:
+        spec["seed"] = random.SystemRandom().randint(0, SEED_MAX)  # always recorded
+    # The hash covers what the client sent, not the seed we drew for it.
+    request_hash = _request_hash(kind, {k: v for k, v in spec.items() if k != "seed"})
+    if idempotency_key:
+        existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        if existing:
+            return _replay(existing, request_hash), False
+    cost = generation_cost(kind, spec)
+    account = account_for_user(user=user)
+    generation = Generation(
+        id=new_generation_id(kind),
+        user=user,
+        kind=kind,
+        prompt=spec["prompt"],
+        enhanced_prompt=enhance_prompt(
+            spec["prompt"], spec.get("category", ""), spec.get("style", "")
+        ),
+        negative_prompt=spec.get("negative_prompt", ""),
+        model=spec["model"],
+        category=spec.get("category", ""),
+        style=spec.get("style", ""),
+        seed=spec["seed"],
+        params=spec,
+        cost=cost,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        retry_of=retry_of,
+        enqueued_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            generation.save(force_insert=True)
+            generation.hold = hold_create(
+                account=account,
+                amount=cost,
+                idempotency_key=f"generation:{generation.id}",
+                operation=f"{kind}_generation:{generation.model}",
+                subject=generation,
+            )
+            generation.save(update_fields=["hold"])
+            transaction.on_commit(lambda: enqueue(generation))
+    except InsufficientTokens as exc:
+        exc.details["model"] = generation.model
+        raise
+    except IntegrityError:
+        # The same Idempotency-Key raced in from a second request; its row won.
+        existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        if not idempotency_key or existing is None:
+            raise
+        return _replay(existing, request_hash), False
+    return generation, True
+
+
+def _replay(existing: Generation, request_hash: str) -> Generation:
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request",
+            generation=existing.id,
+        )
+    return existing
+
+
+def enqueue(generation: Generation) -> None:
+    from studio.tasks import generate_image, generate_video
+
+    actor = generate_image if generation.kind == Kind.IMAGE else generate_video
+    actor.send(generation.id)
+
+
+# --- Execution (the worker) ------------------------------------------------------------------
+
+
+def _worker_token() -> str:
+    host = socket.gethostname()[:30]
+    return f"{host}:{os.getpid()}:{threading.get_ident() % 10**6}:{uuid.uuid4().hex[:8]}"
+
+
+def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
+    """Take the job if it is queued, or running under an expired lease (its worker died).
+
+    Returns the claimed row, or None when there is nothing to do. Raises JobBusy when a live
+    worker holds it (a duplicate message: retry later, it will have finished by then).
+    """
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(status=Status.GENERATING, lease_until__lt=now)
+    claimed = (
+        Generation.objects.filter(claimable, pk=generation_id)
+        .filter(attempts__lt=settings.GENERATION_MAX_ATTEMPTS)
+        .update(
+            status=Status.GENERATING,
+            worker=worker,
+            lease_until=now + timedelta(seconds=settings.GENERATION_LEASE),
+            attempts=F("attempts") + 1,
+            progress=0,
+            started_at=now,
+        )
+    )
+    if claimed:
+        return Generation.objects.select_related("hold").get(pk=generation_id)
+    current = Generation.objects.filter(pk=generation_id).select_related("hold").first()
+    if current is None or current.status not in ACTIVE:
+        return None  # deleted, finished, or cancelled: a late or duplicate message
+    if current.status == Status.GENERATING and current.lease_until and current.lease_until >= now:
+        raise JobBusy(generation_id)
+    # Claimable but out of attempts: each one was lost with its worker. Give up cleanly.
+    generation_fail(
+        generation=current,
+        worker=None,
+        error=f"Gave up after {current.attempts} attempts (workers stopped mid-job)",
+    )
+    return None
+
+
+def generation_fail(
+    *,
+    generation: Generation,
+    worker: str | None,
+    error: str,
+    code: str = "GENERATION_FAILED",
+    attempts: list | None = None,
+) -> bool:
+    """Mark failed and release the credits, once. `worker` (when given) must still own it."""
+    owned = Q(status__in=ACTIVE) if worker is None else Q(status=Status.GENERATING, worker=worker)
+    fields = dict(
+        status=Status.FAILED,
+        error=error[:2000],
+        error_code=code,
+        finished_at=timezone.now(),
+        lease_until=None,
+    )
+    if attempts is not None:
+        fields["provider_attempts"] = attempts
+    with transaction.atomic():
+        if not Generation.objects.filter(owned, pk=generation.pk).update(**fields):
+            return False
+        if generation.hold_id:
+            hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason=error[:500])
+        generation.refresh_from_db()
+        _emit(generation, "generation.failed")
+    return True
+
+
+def generation_cancel(*, user, generation_id: str) -> Generation:
+    """Stop a queued or running job and give the credits back; the worker stops at its next
+    progress checkpoint and throws its result away."""
+    generation = generation_get_for_user(user=user, generation_id=generation_id)
+    with transaction.atomic():
+        cancelled = Generation.objects.filter(pk=generation.pk, status__in=ACTIVE).update(
+            status=Status.CANCELLED,
+            finished_at=timezone.now(),
+            lease_until=None,
+            error="Cancelled by user",
+            error_code="CANCELLED",
+        )
+        if not cancelled:
+            generation.refresh_from_db()
+            raise GenerationNotActive(
+                f"Generation is {generation.status}; only queued or running ones can be cancelled",
+                status=generation.status,
+            )
+        if generation.hold_id:
+            hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason="Cancelled by user")
+    generation.refresh_from_db()
+    return generation
+
+
+def generation_retry(*, user, generation_id: str, idempotency_key: str = "") -> Generation:
+    """A failed or cancelled job again, as a new generation with the same parameters."""
+    original = generation_get_for_user(user=user, generation_id=generation_id)
+    if original.status not in (Status.FAILED, Status.CANCELLED):
+        raise GenerationNotRetryable(
+            f"Generation is {original.status}; only failed or cancelled ones can be retried",
+            status=original.status,
+        )
+    generation, _ = generation_create(
+        user=user,
+        kind=original.kind,
+        spec=original.params,
+        idempotency_key=idempotency_key,
+        retry_of=original,
+    )
+    return generation
+
+
+def generation_delete(*, user, generation_id: str) -> None:
+    """Delete a generation and its files; a running one is cancelled (and refunded) first."""
+    generation = generation_get_for_user(user=user, generation_id=generation_id)
+    if generation.is_active:
+        with contextlib.suppress(GenerationNotActive):  # it finished meanwhile
+            generation_cancel(user=user, generation_id=generation_id)
+    storage.delete_prefix(generation.storage_prefix)
+    Generation.objects.filter(pk=generation.pk).delete()
+
+
+def generation_get_for_user(*, user, generation_id: str) -> Generation:
+    """The user's generation; someone else's is as absent as a missing one (404)."""
+    generation = (
+        Generation.objects.filter(pk=generation_id, user=user).select_related("hold").first()
+    )
+    if generation is None:
+        raise NotFound("Generation not found", id=generation_id[:64])
+    return generation
+
+
+def _emit(generation: Generation, event: str) -> None:
+    from studio.presenters import webhook_data
+    from studio.services.webhooks import webhooks_emit
+
+    webhooks_emit(user=generation.user, event=event, data=webhook_data(generation))
+
+
+def _spec_size(generation: Generation) -> tuple[int, int]:
+    if generation.kind == Kind.IMAGE:
+        return IMAGE_SIZES[generation.params.get("size", "1024x1024")]
+    info = VIDEO_MODELS[generation.model]
+    return info.width, info.height

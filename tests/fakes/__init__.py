@@ -1,0 +1,1 @@
+"""Fakes of what lies outside the project (AI providers over HTTP), for tests only."""

@@ -1,0 +1,319 @@
+"""End to end on the real parts: PostgreSQL, Redis (Dramatiq's broker), SeaweedFS (S3), and a
+separate `manage.py rundramatiq` worker process running production settings.
+
+The test process plays the web tier (the API through Django's test client, with the same
+database, broker namespace and bucket); the worker is its own process group, so it can be
+SIGKILLed like a crashed machine.
+"""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import av
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.db import connection
+from PIL import Image
+
+from studio.models import Generation, Status
+from studio.services.sweeper import generations_sweep
+from studio.services.webhooks import verify
+from tests.conftest import login
+from tests.factories import UserFactory
+from tests.fakes.servers import HANG, HF_TOKEN, FakeHuggingFace
+from tokens.audit import ledger_audit
+from tokens.models import EntryKind
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.s3,
+    pytest.mark.django_db(transaction=True),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+FINISHED = {Status.COMPLETED, Status.FAILED, Status.CANCELLED}
+
+
+class WorkerProcess:
+    """`manage.py rundramatiq` in its own process group."""
+
+    def __init__(self, env: dict[str, str]):
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self.ready.wait(90), f"worker did not start:\n{self.output()}"
+        assert self.process.poll() is None, f"worker exited:\n{self.output()}"
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "ready for action" in line:
+                self.ready.set()
+        self.ready.set()
+
+    def output(self) -> str:
+        return "".join(self.lines)[-4000:]
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: no cleanup, no acks, like a machine that died."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Receiver:
+    """A webhook receiver: records deliveries, signals each one."""
+
+    def __init__(self):
+        self.deliveries: list[tuple[dict, bytes]] = []
+        self.arrived = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with outer.arrived:
+                    outer.deliveries.append((dict(self.headers), body))
+                    outer.arrived.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def worker_env(s3, s3_storage, settings):
+    """Production settings for a worker process, pointed at this test's database, broker
+    namespace and bucket."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "S3_", "IMAGE_", "VIDEO_", "HF_", "POLLINATIONS_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=(
+            f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        REDIS_URL=django_settings.REDIS_URL,
+        DRAMATIQ_NAMESPACE=os.environ["DRAMATIQ_NAMESPACE"],
+        CACHE_KEY_PREFIX=django_settings.CACHES["default"].get("KEY_PREFIX", "craftframe"),
+        SECRET_KEY=django_settings.SECRET_KEY,
+        S3_BUCKET=s3.bucket,
+        S3_ENDPOINT_URL=s3.endpoint_url,
+        S3_ACCESS_KEY_ID=s3.access_key,
+        S3_SECRET_ACCESS_KEY=s3.secret_key,
+        EMBEDDED_WORKER="false",
+        WEBHOOKS_ALLOW_PRIVATE="true",
+        LOG_LEVEL="INFO",
+    )
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    settings.RATELIMIT_ENABLE = False
+    return env
+
+
+@pytest.fixture
+def start_worker():
+    started: list[WorkerProcess] = []
+
+    def start(env: dict[str, str]) -> WorkerProcess:
+        worker = WorkerProcess(env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def receiver():
+    hooks = Receiver()
+    yield hooks
+    hooks.close()
+
+
+def wait_until_finished(api, generation_id: str, timeout: float = 120) -> dict:
+    """Poll the status endpoint, as a client would, until the job is finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/v1/studio/generation/{generation_id}").json()
+        if body["status"] in FINISHED:
+            return body
+        time.sleep(0.2)  # a client polling a job in another process, not test synchronisation
+    raise AssertionError(f"{generation_id} not finished after {timeout}s: {body}")
+
+
+def entries(generation_id: str) -> list[str]:
+    hold = Generation.objects.get(pk=generation_id).hold
+    return sorted(hold.entries.values_list("kind", flat=True))
+
+
+def test_an_image_goes_api_to_broker_to_worker_to_s3_and_back(
+    api, worker_env, start_worker, receiver
+):
+    user = UserFactory(credits=50)
+    client = login(api, user)
+    hook = client.post(
+        "/api/v1/webhooks",
+        {"url": receiver.url, "events": ["generation.completed"]},
+        format="json",
+    ).json()
+    start_worker({**worker_env, "IMAGE_PROVIDERS": "local"})
+
+    accepted = client.post(
+        "/api/v1/studio/generate-image",
+        {"prompt": "A lighthouse on a cliff at sunset", "size": "1920x1080", "category": "anime"},
+        format="json",
+    )
+    assert accepted.status_code == 202, accepted.content
+    generation_id = accepted.json()["id"]
+
+    # The worker's webhook tells us it finished: no polling needed for this one.
+    assert receiver.wait_for(1, timeout=120), "no generation.completed webhook arrived"
+    headers, raw = receiver.deliveries[0]
+    assert verify(hook["secret"], {k.lower(): v for k, v in headers.items()}, raw)
+    payload = json.loads(raw)
+    assert payload["event"] == "generation.completed"
+    assert payload["data"]["id"] == generation_id and payload["data"]["status"] == "completed"
+
+    body = client.get(f"/api/v1/studio/generation/{generation_id}").json()
+    assert body["status"] == "completed", body
+    assert body["metadata"]["source"] == "local"
+    picture = requests.get(body["url"], timeout=30)
+    assert picture.status_code == 200
+    assert picture.headers["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(picture.content))
+    assert (image.format, image.size) == ("PNG", (1920, 1080))
+    thumbnail = Image.open(io.BytesIO(requests.get(body["thumbnail_url"], timeout=30).content))
+    assert thumbnail.format == "WEBP" and max(thumbnail.size) <= 512
+    # The same object without the signature is refused: the bucket is private.
+    assert requests.get(body["url"].split("?")[0], timeout=30).status_code == 403
+
+    assert entries(generation_id) == [EntryKind.CAPTURE, EntryKind.HOLD]
+    user.token_account.refresh_from_db()
+    assert (user.token_account.balance, user.token_account.held) == (46, 0)
+    assert ledger_audit() == []
+
+
+def test_a_video_is_an_mp4_with_duration_times_fps_frames(api, worker_env, start_worker):
+    user = UserFactory(credits=50)
+    client = login(api, user)
+    start_worker({**worker_env, "VIDEO_PROVIDERS": "local"})
+
+    accepted = client.post(
+        "/api/v1/studio/generate-video",
+        {
+            "prompt": "Clouds drifting over a mountain lake",
+            "model": "pika",
+            "duration": 3,
+            "fps": 8,
+        },
+        format="json",
+    )
+    assert accepted.status_code == 202, accepted.content
+    body = wait_until_finished(client, accepted.json()["id"])
+    assert body["status"] == "completed", body
+
+    video = requests.get(body["url"], timeout=30)
+    assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"
+    with av.open(io.BytesIO(video.content)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (1024, 576)
+        assert sum(1 for _ in container.decode(stream)) == 3 * 8
+    assert body["metadata"]["frames"] == 24
+    user.token_account.refresh_from_db()
+    assert user.token_account.balance == 50 - 4
+    assert ledger_audit() == []
+
+
+def test_a_worker_killed_mid_job_loses_nothing_and_charges_once(
+    api, worker_env, start_worker, settings
+):
+    settings.GENERATION_LEASE = 2  # the sweeper (here) and the workers share the setting
+    user = UserFactory(credits=50)
+    client = login(api, user)
+    with FakeHuggingFace() as huggingface:
+        env = {
+            **worker_env,
+            "IMAGE_PROVIDERS": "huggingface,local",
+            "HF_TOKEN": HF_TOKEN,
+            "HF_BASE_URL": huggingface.url,
+            "HF_TIMEOUT": "60",
+            "GENERATION_LEASE": "2",
+        }
+        huggingface.fail_next(HANG)  # the first call never answers: the worker is mid-job
+        first = start_worker(env)
+        generation_id = client.post(
+            "/api/v1/studio/generate-image",
+            {"prompt": "A red fox in snow", "model": "flux-dev"},
+            format="json",
+        ).json()["id"]
+        assert huggingface.wait_for_requests(1, timeout=60), first.output()
+        running = Generation.objects.get(pk=generation_id)
+        assert (running.status, running.attempts) == (Status.GENERATING, 1)
+
+        first.kill()
+        huggingface.release.set()
+
+        # Its lease runs out two seconds after its last progress report; then the sweeper
+        # hands the job to whichever worker is alive.
+        deadline = time.monotonic() + 30
+        while generations_sweep().requeued == 0:
+            assert time.monotonic() < deadline, "the dead worker's lease never ran out"
+            time.sleep(0.2)  # waiting for the lease to expire, which is wall-clock time
+        start_worker(env)
+        body = wait_until_finished(client, generation_id)
+
+    assert body["status"] == "completed", body
+    assert body["metadata"]["source"] == "huggingface"
+    generation = Generation.objects.get(pk=generation_id)
+    assert generation.attempts == 2
+    assert len(huggingface.requests) == 2
+    assert entries(generation_id) == [EntryKind.CAPTURE, EntryKind.HOLD]
+    user.token_account.refresh_from_db()
+    assert (user.token_account.balance, user.token_account.held) == (50 - 3, 0)
+    assert ledger_audit() == []
