@@ -11,6 +11,7 @@ export DATA_DIR
 # make test uses the real services of this machine unless the environment says otherwise.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/craftframe
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
+TEST_RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672
 
 .PHONY: run test setup lint bench clean
 
@@ -44,6 +45,7 @@ run: setup $(DATA_DIR)/secret_key
 test: setup
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+	RABBITMQ_URL="$${RABBITMQ_URL:-$(TEST_RABBITMQ_URL)}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -155,6 +155,7 @@ DRAMATIQ_BROKER = {
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+DRAMATIQ_QUEUE_PREFIX = env_str("DRAMATIQ_QUEUE_PREFIX", "")
 # With the StubBroker nothing else would consume messages, so the web process runs workers.
 EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", DRAMATIQ_BROKER_URL is None)
 EMBEDDED_WORKER_THREADS = env_int("EMBEDDED_WORKER_THREADS", 2, minimum=1, maximum=32)
@@ -309,6 +310,9 @@ GENERATION_LEASE = env_seconds("GENERATION_LEASE", 60)
 QUEUED_STALE_AFTER = env_seconds("QUEUED_STALE_AFTER", 120)
 STORAGE_RETRIES = env_int("STORAGE_RETRIES", 4, minimum=0, maximum=10)
 MEDIA_URL_EXPIRY = env_seconds("MEDIA_URL_EXPIRY", 3600)  # signed local media URLs
+# Where the site is reached from outside (https://studio.example.com): makes the app's own
+# media URLs absolute where no request says it (webhook payloads).
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", None, schemes=("http", "https"))
 WEBHOOK_TIMEOUT = env_seconds("WEBHOOK_TIMEOUT", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
 # Webhook URLs resolving to loopback, private or link-local addresses are refused unless this

@@ -35,16 +35,20 @@ def _answers(url: str | None, default_port: int) -> bool:
 
 _database_url = os.environ.get("DATABASE_URL", "")
 _redis_url = os.environ.get("REDIS_URL", "")
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "")
 SERVICES = {
     "postgres": _database_url.startswith("postgres") and _answers(_database_url, 5432),
     "redis": _answers(_redis_url, 6379),
+    "rabbitmq": _answers(RABBITMQ_URL, 5672),
 }
+SERVICE_VARIABLES = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "rabbitmq": "RABBITMQ_URL"}
 MISSING_SERVICES = [name for name, up in SERVICES.items() if not up]
 if os.environ.get("CI", "").lower() in ("1", "true", "yes") and MISSING_SERVICES:
     raise ImproperlyConfigured(
         "CI=true but these services are missing or not answering: "
         + ", ".join(MISSING_SERVICES)
-        + f" (DATABASE_URL={_database_url!r}, REDIS_URL={_redis_url!r})"
+        + f" (DATABASE_URL={_database_url!r}, REDIS_URL={_redis_url!r}, "
+        f"RABBITMQ_URL={RABBITMQ_URL!r})"
     )
 if not SERVICES["postgres"]:
     os.environ["DATABASE_URL"] = "sqlite:///:memory:"

@@ -1,5 +1,6 @@
 """The seed's response shapes for generations (API reference, "Generation Status")."""
 
+from django.conf import settings
 from django.utils import timezone
 
 from core.serializers import iso
@@ -71,11 +72,25 @@ def _metadata(generation: Generation) -> dict:
     return meta
 
 
-def _files(generation: Generation) -> list[dict]:
+def media_url(key: str, request=None) -> str:
+    """A signed URL for a stored file, absolute: S3 signs absolute URLs itself; the app's own
+    media URLs are made absolute from the request, or PUBLIC_BASE_URL where there is none
+    (webhooks)."""
+    url = storage.url_for(key)
+    if url.startswith(("http://", "https://")):
+        return url
+    if request is not None:
+        return request.build_absolute_uri(url)
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL.rstrip("/") + url
+    return url
+
+
+def _files(generation: Generation, request=None) -> list[dict]:
     return [
         {
-            "url": storage.url_for(output["key"]),
-            "thumbnail_url": storage.url_for(output["thumbnail_key"]),
+            "url": media_url(output["key"], request),
+            "thumbnail_url": media_url(output["thumbnail_key"], request),
             "width": output["width"],
             "height": output["height"],
             "content_type": output["content_type"],
@@ -85,7 +100,7 @@ def _files(generation: Generation) -> list[dict]:
     ]
 
 
-def generation_detail(generation: Generation, chain: list[str]) -> dict:
+def generation_detail(generation: Generation, chain: list[str], request=None) -> dict:
     """GET /studio/generation/<id>."""
     body = {
         "id": generation.id,
@@ -99,7 +114,7 @@ def generation_detail(generation: Generation, chain: list[str]) -> dict:
     if generation.status in ACTIVE:
         body["estimated_remaining"] = _remaining(generation, chain)
     if generation.status == Status.COMPLETED:
-        files = _files(generation)
+        files = _files(generation, request)
         body.update(url=files[0]["url"], thumbnail_url=files[0]["thumbnail_url"], files=files)
         body["completedAt"] = iso(generation.finished_at)
     if generation.status in (Status.FAILED, Status.CANCELLED):
@@ -145,7 +160,7 @@ def generation_accepted(generation: Generation, chain: list[str]) -> dict:
     }
 
 
-def generation_item(generation: Generation) -> dict:
+def generation_item(generation: Generation, request=None) -> dict:
     """One entry of GET /users/generations."""
     item = {
         "id": generation.id,
@@ -160,8 +175,8 @@ def generation_item(generation: Generation) -> dict:
         },
     }
     if generation.status == Status.COMPLETED and generation.outputs:
-        item["url"] = storage.url_for(generation.outputs[0]["key"])
-        item["thumbnail_url"] = storage.url_for(generation.outputs[0]["thumbnail_key"])
+        item["url"] = media_url(generation.outputs[0]["key"], request)
+        item["thumbnail_url"] = media_url(generation.outputs[0]["thumbnail_key"], request)
     return item
 
 
@@ -175,7 +190,7 @@ def webhook_data(generation: Generation) -> dict:
         "metadata": {"model": generation.model, "credits_used": generation.cost},
     }
     if generation.status == Status.COMPLETED and generation.outputs:
-        data["url"] = storage.url_for(generation.outputs[0]["key"])
+        data["url"] = media_url(generation.outputs[0]["key"])
     if generation.error:
         data["error"] = generation.error
     return data

@@ -208,7 +208,14 @@ def _put_once(backend: Storage, key: str, data: bytes, content_type: str) -> Non
         # One PutObject to exactly the caller's key: Storage.save() would pick a free name
         # (file_overwrite is off for S3) and upload through a transfer manager with threads
         # of its own, which costs more than the write itself for files this small.
-        backend.bucket.Object(backend._normalize_name(key)).put(Body=data, ContentType=content_type)
+        # The low-level client, not bucket.Object(): boto3 builds resource classes per call,
+        # which costs several times the request itself.
+        backend.connection.meta.client.put_object(
+            Bucket=backend.bucket_name,
+            Key=backend._normalize_name(key),
+            Body=data,
+            ContentType=content_type,
+        )
         return
     else:
         backend.delete(key)

@@ -10,6 +10,10 @@ from studio.services import webhooks
 from studio.services.execution import generation_run
 from studio.services.generations import JobBusy
 
+# Queue names may carry a prefix: RabbitMQ has no namespaces, so deployments (or test runs)
+# sharing one vhost keep their queues apart with DRAMATIQ_QUEUE_PREFIX.
+_PREFIX = settings.DRAMATIQ_QUEUE_PREFIX
+
 # Grace on top of the job's own limit: the worker fails the job itself (and refunds) when it
 # sees TimeLimitExceeded; the sweeper covers workers that die without seeing it.
 _GRACE_MS = 30_000
@@ -25,7 +29,7 @@ def _busy_only(retries_so_far: int, exception: Exception) -> bool:
 
 
 @dramatiq.actor(
-    queue_name="images",
+    queue_name=f"{_PREFIX}images",
     retry_when=_busy_only,
     min_backoff=2_000,
     max_backoff=30_000,
@@ -36,7 +40,7 @@ def generate_image(generation_id: str) -> None:
 
 
 @dramatiq.actor(
-    queue_name="videos",
+    queue_name=f"{_PREFIX}videos",
     retry_when=_busy_only,
     min_backoff=2_000,
     max_backoff=30_000,
@@ -49,7 +53,7 @@ def generate_video(generation_id: str) -> None:
 # Backoff doubles from 30 s (30 s, 1 min, 2 min, … 32 min): eight tries span about an hour, so
 # a receiver that is down for a deploy still gets its events.
 @dramatiq.actor(
-    queue_name="webhooks",
+    queue_name=f"{_PREFIX}webhooks",
     max_retries=settings.WEBHOOK_MAX_ATTEMPTS - 1,
     min_backoff=30_000,
     max_backoff=3_600_000,

@@ -11,9 +11,7 @@ pytest_plugins = ["tests.fakes.servers"]
 
 def pytest_collection_modifyitems(config, items):
     for name in settings.MISSING_SERVICES:
-        reason = (
-            f"{name} is not available (set {'DATABASE_URL' if name == 'postgres' else 'REDIS_URL'})"
-        )
+        reason = f"{name} is not available (set {settings.SERVICE_VARIABLES[name]})"
         for item in items:
             if item.get_closest_marker(name):
                 item.add_marker(pytest.mark.skip(reason=reason))

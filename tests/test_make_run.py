@@ -1,25 +1,18 @@
 """`make run` on the embedded defaults: it sets up, serves, and the seed's flow works; data
 survives a restart. Runs the real Makefile target in a scratch DATA_DIR on a free port."""
 
+import io
 import json
 import os
-import signal
-import socket
-import subprocess
-import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.fakes.processes import Program, free_port
 
 
 def call(base: str, method: str, path: str, body: dict | None = None, token: str | None = None):
@@ -36,8 +29,8 @@ def call(base: str, method: str, path: str, body: dict | None = None, token: str
         return error.code, json.loads(error.read()), dict(error.headers)
 
 
-class Server:
-    """`make run` in its own process group, stopped with the whole group."""
+class Server(Program):
+    """`make run` on a free port, in a scratch DATA_DIR, without the test services."""
 
     def __init__(self, data_dir: Path):
         self.port = free_port()
@@ -52,42 +45,13 @@ class Server:
                 "DJANGO_SETTINGS_MODULE",
                 "SECRET_KEY",
                 "DRAMATIQ_BROKER_URL",
+                "DRAMATIQ_NAMESPACE",
                 "S3_BUCKET",
                 "EMBEDDED_WORKER",
             )
         }
         env.update(DATA_DIR=str(data_dir), PORT=str(self.port))
-        self.lines: list[str] = []
-        self.listening = threading.Event()
-        self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=ROOT,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if "Booting worker" in line:
-                self.listening.set()
-        self.listening.set()  # exited: let the waiter see it
-
-    def wait_until_up(self, timeout: float = 120) -> None:
-        assert self.listening.wait(timeout), f"not up after {timeout}s: {self.output()}"
-        assert self.process.poll() is None, f"make run exited: {self.output()}"
-
-    def output(self) -> str:
-        return "".join(self.lines)[-3000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
+        super().__init__(["make", "--no-print-directory", "run"], env, ready_when="Booting worker")
 
 
 @pytest.fixture
@@ -127,6 +91,35 @@ def test_make_run_serves_the_seed_flow_and_keeps_data_across_restarts(data_dir):
         assert [e["kind"] for e in tokens["history"]] == ["grant"]
         status, demo, _ = call(server.base, "POST", "/auth/demo", {})
         assert status == 200 and demo["user"]["isDemo"] and demo["user"]["credits"] == 1000
+
+        # A generation through the embedded worker threads and the local provider, its file
+        # served by the app at a signed URL.
+        status, accepted, _ = call(
+            server.base,
+            "POST",
+            "/studio/generate-image",
+            {"prompt": "A lighthouse on a cliff at sunset", "category": "anime"},
+            token=token,
+        )
+        assert status == 202, accepted
+        job = f"/studio/generation/{accepted['id']}"
+        deadline = time.monotonic() + 120
+        while (body := call(server.base, "GET", job, token=token)[1])["status"] in (
+            "queued",
+            "generating",
+        ):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)  # a client polling its job
+        assert body["status"] == "completed", body
+        assert body["metadata"]["source"] == "local"
+        assert body["url"].startswith("http://127.0.0.1")
+        with urllib.request.urlopen(body["url"], timeout=30) as picture:
+            assert picture.headers["Content-Type"] == "image/png"
+            assert Image.open(io.BytesIO(picture.read())).size == (1024, 1024)
+        unsigned = body["url"].split("?")[0]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(unsigned, timeout=30)
+        assert refused.value.code == 403
     finally:
         server.stop()
 
@@ -139,7 +132,7 @@ def test_make_run_serves_the_seed_flow_and_keeps_data_across_restarts(data_dir):
             "/auth/login",
             {"email": "ann@example.com", "password": "sunny-Meadow-42"},
         )
-        assert status == 200 and body["user"]["credits"] == 50
+        assert status == 200 and body["user"]["credits"] == 50 - 4  # the image was paid for
     finally:
         again.stop()
     assert (data_dir / "db.sqlite3").exists() and (data_dir / "secret_key").exists()

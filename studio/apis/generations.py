@@ -154,16 +154,7 @@ class GenerateImageApi(APIView):
         summary="Queue an image generation; costs the model's price x num_images.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        generation, _ = generation_create(
-            user=request.user,
-            kind=Kind.IMAGE,
-            spec=data.validated_data,
-            idempotency_key=idempotency_key(request),
-        )
-        body = presenters.generation_accepted(generation, settings.IMAGE_PROVIDERS)
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return _submit(request, self.InputSerializer, Kind.IMAGE)
 
 
 class GenerateVideoApi(APIView):
@@ -194,20 +185,25 @@ class GenerateVideoApi(APIView):
         summary="Queue a video generation (MP4, H.264).",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        generation, _ = generation_create(
-            user=request.user,
-            kind=Kind.VIDEO,
-            spec=data.validated_data,
-            idempotency_key=idempotency_key(request),
-        )
-        body = presenters.generation_accepted(generation, settings.VIDEO_PROVIDERS)
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return _submit(request, self.InputSerializer, Kind.VIDEO)
 
 
 def _chain(generation) -> list[str]:
     return settings.IMAGE_PROVIDERS if generation.kind == Kind.IMAGE else settings.VIDEO_PROVIDERS
+
+
+def _submit(request, input_serializer, kind: str) -> Response:
+    """Validate, create (hold included), answer 202: the body of both generate endpoints."""
+    data = input_serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    generation, _ = generation_create(
+        user=request.user,
+        kind=kind,
+        spec=data.validated_data,
+        idempotency_key=idempotency_key(request),
+    )
+    body = presenters.generation_accepted(generation, _chain(generation))
+    return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class GenerationDetailApi(APIView):
@@ -219,7 +215,7 @@ class GenerationDetailApi(APIView):
     )
     def get(self, request, generation_id: str):
         generation = generation_get_for_user(user=request.user, generation_id=generation_id)
-        return Response(presenters.generation_detail(generation, _chain(generation)))
+        return Response(presenters.generation_detail(generation, _chain(generation), request))
 
 
 class GenerationCancelApi(APIView):
@@ -232,7 +228,7 @@ class GenerationCancelApi(APIView):
     )
     def post(self, request, generation_id: str):
         generation = generation_cancel(user=request.user, generation_id=generation_id)
-        return Response(presenters.generation_detail(generation, _chain(generation)))
+        return Response(presenters.generation_detail(generation, _chain(generation), request))
 
 
 class GenerationRetryApi(APIView):
@@ -282,7 +278,7 @@ class UserGenerationsApi(APIView):
         page = paginate(generations, page=values["page"], limit=values["limit"])
         return Response(
             {
-                "generations": [presenters.generation_item(g) for g in page.items],
+                "generations": [presenters.generation_item(g, request) for g in page.items],
                 "pagination": page.meta(),
             }
         )

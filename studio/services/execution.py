@@ -23,13 +23,15 @@ from studio.services.generations import (
     generation_claim,
     generation_fail,
 )
-from tokens.models import Hold
 from tokens.services import hold_capture
 
 logger = logging.getLogger(__name__)
 
-# Progress is written at most this often (and on every 5 points); each write also renews the
-# lease and is where a cancel is noticed.
+# Progress is written on every 5 points, but not more often than MIN_GAP, and at least every
+# INTERVAL while reports come in; each write also renews the lease and is where a cancel is
+# noticed. A job done within MIN_GAP of its claim writes no progress at all: it completes
+# (or finds itself cancelled) with the one conditional update that finishes it.
+PROGRESS_MIN_GAP = 0.1
 PROGRESS_INTERVAL = 0.5
 
 
@@ -40,7 +42,7 @@ class ProgressReporter:
     def __init__(self, generation: Generation, worker: str, *, start: int = 0, span: int = 95):
         self.generation_id, self.worker = generation.pk, worker
         self.start, self.span = start, span
-        self._last_written, self._last_at = -1, 0.0
+        self._last_written, self._last_at = 0, time.monotonic()
 
     def part(self, index: int, count: int) -> "ProgressReporter":
         """A reporter for part `index` of `count` (one image of several)."""
@@ -52,12 +54,17 @@ class ProgressReporter:
         return child
 
     def __call__(self, percent: int) -> None:
-        overall = self.start + self.span * max(0, min(100, percent)) // 100
+        self.at(self.start + self.span * max(0, min(100, percent)) // 100)
+
+    def at(self, overall: int) -> None:
+        """Report overall progress, written when the rules above say so."""
         root = getattr(self, "_parent", self)
-        now = time.monotonic()
-        if overall - root._last_written < 5 and now - root._last_at < PROGRESS_INTERVAL:
+        since = time.monotonic() - root._last_at
+        if since < PROGRESS_MIN_GAP:
             return
-        root._last_written, root._last_at = overall, now
+        if overall - root._last_written < 5 and since < PROGRESS_INTERVAL:
+            return
+        root._last_written, root._last_at = overall, time.monotonic()
         self.write(overall)
 
     def write(self, overall: int) -> None:
@@ -204,7 +211,7 @@ def _produce(generation: Generation, worker: str, attempts: list[Attempt]) -> li
         else:
             call = lambda provider, progress, r=request: provider.generate_video(r, progress)  # noqa: E731
         produced.append(run_chain(chain, call, part, attempts))
-    reporter.write(92)
+    reporter.at(92)
     return produced
 
 
@@ -269,26 +276,27 @@ def _store(generation: Generation, produced: list, attempts: list[Attempt]) -> l
 
 def _complete(generation: Generation, worker: str, files: list[dict], attempts: list) -> bool:
     """Completed and charged in one transaction, if this worker still owns the running job."""
-    now = timezone.now()
+    result = dict(
+        status=Status.COMPLETED,
+        progress=100,
+        outputs=files,
+        metadata_key=f"{_attempt_prefix(generation)}metadata.json",
+        source=files[0]["source"],
+        generation_time=sum(f["seconds"] for f in files),
+        provider_attempts=[a.as_dict() for a in attempts],
+        finished_at=timezone.now(),
+        lease_until=None,
+        error="",
+        error_code="",
+    )
     with transaction.atomic():
         done = Generation.objects.filter(
             pk=generation.pk, status=Status.GENERATING, worker=worker
-        ).update(
-            status=Status.COMPLETED,
-            progress=100,
-            outputs=files,
-            metadata_key=f"{_attempt_prefix(generation)}metadata.json",
-            source=files[0]["source"],
-            generation_time=sum(f["seconds"] for f in files),
-            provider_attempts=[a.as_dict() for a in attempts],
-            finished_at=now,
-            lease_until=None,
-            error="",
-            error_code="",
-        )
+        ).update(**result)
         if not done:
             return False
-        hold_capture(hold=Hold.objects.get(pk=generation.hold_id))
-        generation.refresh_from_db()
+        hold_capture(hold=generation.hold)  # loaded with the claim
+        for field, value in result.items():
+            setattr(generation, field, value)
         _emit(generation, "generation.completed")
     return True

@@ -108,7 +108,8 @@ def generation_create(
     )
     try:
         with transaction.atomic():
-            generation.save(force_insert=True)
+            # The hold first: its id goes into the generation's row, so the row is written
+            # once. (Its ledger entry names the generation by the id it is about to have.)
             generation.hold = hold_create(
                 account=account,
                 amount=cost,
@@ -116,7 +117,7 @@ def generation_create(
                 operation=f"{kind}_generation:{generation.model}",
                 subject=generation,
             )
-            generation.save(update_fields=["hold"])
+            generation.save(force_insert=True)
             transaction.on_commit(lambda: enqueue(generation))
     except InsufficientTokens as exc:
         exc.details["model"] = generation.model
@@ -285,7 +286,7 @@ def _emit(generation: Generation, event: str) -> None:
     from studio.presenters import webhook_data
     from studio.services.webhooks import webhooks_emit
 
-    webhooks_emit(user=generation.user, event=event, data=webhook_data(generation))
+    webhooks_emit(user=generation.user, event=event, data=lambda: webhook_data(generation))
 
 
 def _spec_size(generation: Generation) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import logging
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -274,11 +274,12 @@ def webhook_delete(*, user, webhook_id: str) -> None:
 # --- Events and delivery --------------------------------------------------------------------
 
 
-def webhooks_emit(*, user, event: str, data: dict) -> list[WebhookDelivery]:
+def webhooks_emit(*, user, event: str, data: dict | Callable[[], dict]) -> list[WebhookDelivery]:
     """Queue `event` for each of the user's active webhooks subscribed to it.
 
     Call it inside the transaction that records what happened: the messages are sent only if
-    it commits. `data` must be JSON-serializable.
+    it commits. `data` must be JSON-serializable; pass a callable to build it only when some
+    webhook wants it (most users have none, and the data may cost a signed URL).
     """
     from studio.tasks import deliver_webhook  # studio.tasks imports this module
 
@@ -289,6 +290,8 @@ def webhooks_emit(*, user, event: str, data: dict) -> list[WebhookDelivery]:
     webhooks = [w for w in Webhook.objects.filter(user=user, is_active=True) if event in w.events]
     if not webhooks:
         return []
+    if callable(data):
+        data = data()
     payload = {"event": event, "timestamp": iso(timezone.now()), "data": data}
     deliveries = []
     with transaction.atomic():

@@ -92,6 +92,13 @@ def test_debug_may_run_without_a_secret_key(tmp_path):
         ("S3_URL_EXPIRY", "0"),
         ("S3_ENDPOINT_URL", "ftp://s3.internal"),
         ("RATELIMIT_ENABLE", "sometimes"),
+        ("IMAGE_PROVIDERS", "local,dall-e"),
+        ("VIDEO_PROVIDERS", ""),
+        ("HF_TIMEOUT", "soon"),
+        ("HF_BASE_URL", "router.huggingface.co"),
+        ("GENERATION_MAX_ATTEMPTS", "0"),
+        ("PUBLIC_BASE_URL", "studio.example.com"),
+        ("WEBHOOKS_ALLOW_PRIVATE", "perhaps"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, variable, value):

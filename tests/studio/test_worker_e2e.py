@@ -9,8 +9,6 @@ SIGKILLed like a crashed machine.
 import io
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +27,7 @@ from studio.services.sweeper import generations_sweep
 from studio.services.webhooks import verify
 from tests.conftest import login
 from tests.factories import UserFactory
+from tests.fakes.processes import Program, free_port
 from tests.fakes.servers import HANG, HF_TOKEN, FakeHuggingFace
 from tokens.audit import ledger_audit
 from tokens.models import EntryKind
@@ -40,51 +39,16 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 FINISHED = {Status.COMPLETED, Status.FAILED, Status.CANCELLED}
 
 
-class WorkerProcess:
-    """`manage.py rundramatiq` in its own process group."""
+class WorkerProcess(Program):
+    """`manage.py rundramatiq`."""
 
     def __init__(self, env: dict[str, str]):
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
-            cwd=ROOT,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self.ready.wait(90), f"worker did not start:\n{self.output()}"
-        assert self.process.poll() is None, f"worker exited:\n{self.output()}"
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if "ready for action" in line:
-                self.ready.set()
-        self.ready.set()
-
-    def output(self) -> str:
-        return "".join(self.lines)[-4000:]
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: no cleanup, no acks, like a machine that died."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        command = [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
+        super().__init__(command, env, ready_when="ready for action")
+        self.wait_until_up(90)
 
 
 class Receiver:
@@ -316,4 +280,78 @@ def test_a_worker_killed_mid_job_loses_nothing_and_charges_once(
     assert entries(generation_id) == [EntryKind.CAPTURE, EntryKind.HOLD]
     user.token_account.refresh_from_db()
     assert (user.token_account.balance, user.token_account.held) == (50 - 3, 0)
+    assert ledger_audit() == []
+
+
+class WebProcess(Program):
+    """gunicorn serving config.wsgi, as production runs the web tier."""
+
+    def __init__(self, env: dict[str, str]):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}/api/v1"
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        command = [
+            gunicorn,
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+        ]
+        super().__init__(command, env, ready_when="Booting worker")
+        self.wait_until_up(60)
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_carries_jobs_from_a_web_process_to_a_worker_process(worker_env, start_worker):
+    """The whole production shape over HTTP: gunicorn and rundramatiq, RabbitMQ between
+    them (DRAMATIQ_BROKER_URL=amqp://…), PostgreSQL and S3 behind."""
+    env = {
+        **worker_env,
+        "DRAMATIQ_BROKER_URL": django_settings.RABBITMQ_URL,
+        # RabbitMQ has no namespaces: this run's queues are its own by name.
+        "DRAMATIQ_QUEUE_PREFIX": f"test{os.getpid()}-",
+        "IMAGE_PROVIDERS": "local",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    start_worker(env)
+    web = WebProcess(env)
+    try:
+        session = requests.Session()
+        registered = session.post(
+            f"{web.base}/auth/register",
+            json={"email": "rabbit@example.com", "password": "sunny-Meadow-42", "name": "R"},
+            timeout=30,
+        )
+        assert registered.status_code == 201, registered.text
+        session.headers["Authorization"] = f"Bearer {registered.json()['token']}"
+        health = session.get(f"{web.base}/health", timeout=30).json()
+        assert health["checks"]["broker"] == {
+            "ok": True,
+            "latency_ms": health["checks"]["broker"]["latency_ms"],
+            "backend": "RabbitmqBroker",
+        }
+
+        accepted = session.post(
+            f"{web.base}/studio/generate-image",
+            json={"prompt": "A harbour at night", "category": "painting"},
+            timeout=30,
+        )
+        assert accepted.status_code == 202, accepted.text
+        generation_id = accepted.json()["id"]
+        deadline = time.monotonic() + 120
+        while (
+            body := session.get(f"{web.base}/studio/generation/{generation_id}", timeout=30).json()
+        )["status"] not in FINISHED:
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)  # a client polling a job in other processes
+        assert body["status"] == "completed", body
+        picture = requests.get(body["url"], timeout=30)
+        assert Image.open(io.BytesIO(picture.content)).size == (1024, 1024)
+        tokens = session.get(f"{web.base}/tokens", timeout=30).json()
+        assert (tokens["balance"], tokens["held"]) == (50 - 4, 0)
+    finally:
+        web.stop()
     assert ledger_audit() == []
