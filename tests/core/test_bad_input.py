@@ -19,6 +19,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
+from studio.models import Generation, Webhook
 from tests.factories import PASSWORD, UserFactory, staff_user
 from tokens.models import LedgerEntry, TokenAccount
 
@@ -41,6 +42,7 @@ class Endpoint:
     integers: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     nullable: tuple[str, ...] = ()
+    zero_ok: tuple[str, ...] = ()  # integer fields for which 0 is a valid value
 
     @property
     def url(self) -> str:
@@ -114,6 +116,49 @@ ESTIMATE = Endpoint(
     required=("operation",),
     nullable=("model",),
 )
+GENERATE_IMAGE = Endpoint(
+    "POST",
+    "studio/generate-image",
+    "user",
+    {
+        "prompt": "A lighthouse at dawn",
+        "model": "sdxl",
+        "category": "anime",
+        "size": "1024x1024",
+        "steps": 30,
+        "cfg_scale": 7.5,
+        "style": "cinematic",
+        "negative_prompt": "blurry",
+        "num_images": 1,
+        "seed": 42,
+    },
+    strings=("prompt", "model", "category", "size", "style", "negative_prompt"),
+    integers=("steps", "num_images", "seed"),
+    required=("prompt",),
+    nullable=("seed",),
+    zero_ok=("seed",),
+)
+GENERATE_VIDEO = Endpoint(
+    "POST",
+    "studio/generate-video",
+    "user",
+    {"prompt": "Waves at night", "model": "pika", "duration": 3, "fps": 8, "style": "cinematic"},
+    strings=("prompt", "model", "style"),
+    integers=("duration", "fps"),
+    required=("prompt",),
+)
+WEBHOOK_CREATE = Endpoint(
+    "POST",
+    "webhooks",
+    "user",
+    {"url": "http://127.0.0.1:9/hooks", "events": ["generation.completed"]},
+    strings=("url",),
+    required=("url", "events"),
+)
+GENERATIONS = Endpoint("GET", "users/generations", "user", {})
+GENERATION = Endpoint("GET", "studio/generation/img_0_0000000000000000", "user", {})
+GENERATION_CANCEL = Endpoint("POST", "studio/generation/img_0_0000000000000000/cancel", "user", {})
+WEBHOOKS = Endpoint("GET", "webhooks", "user", {})
 DEMO = Endpoint("POST", "auth/demo", "anon", {})
 OPERATIONS = Endpoint("GET", "tokens/operations", "anon", {})
 HEALTH = Endpoint("GET", "health", "anon", {})
@@ -127,8 +172,25 @@ WITH_BODY = [
     PROFILE_UPDATE,
     TOKENS_ADD,
     ESTIMATE,
+    GENERATE_IMAGE,
+    GENERATE_VIDEO,
+    WEBHOOK_CREATE,
 ]
-AUTHENTICATED = [PASSWORD_CHANGE, PROFILE_GET, PROFILE_UPDATE, TOKENS_GET, TOKENS_ADD, ESTIMATE]
+AUTHENTICATED = [
+    PASSWORD_CHANGE,
+    PROFILE_GET,
+    PROFILE_UPDATE,
+    TOKENS_GET,
+    TOKENS_ADD,
+    ESTIMATE,
+    GENERATE_IMAGE,
+    GENERATE_VIDEO,
+    WEBHOOK_CREATE,
+    GENERATIONS,
+    GENERATION,
+    GENERATION_CANCEL,
+    WEBHOOKS,
+]
 STRING_FIELDS = [(e, f) for e in WITH_BODY for f in e.strings]
 INTEGER_FIELDS = [(e, f) for e in WITH_BODY for f in e.integers]
 
@@ -182,6 +244,8 @@ def database_state(users) -> tuple:
         LedgerEntry.objects.count(),
         OutstandingToken.objects.count(),
         BlacklistedToken.objects.count(),
+        Generation.objects.count(),
+        Webhook.objects.count(),
         list(
             User.objects.filter(pk__in=[u.pk for u in users])
             .order_by("pk")
@@ -197,6 +261,7 @@ _AS_ENDPOINT_USER = object()
 def _no_rate_limits(settings):
     # Hundreds of requests from one client; the one test about 429 turns limits back on.
     settings.RATELIMIT_ENABLE = False
+    settings.WEBHOOKS_ALLOW_PRIVATE = True  # the base webhook body is a loopback receiver
 
 
 @pytest.fixture
@@ -323,8 +388,17 @@ NOT_AN_INTEGER = {
 }
 
 
-@pytest.mark.parametrize(("endpoint", "field"), INTEGER_FIELDS, ids=ids)
-@pytest.mark.parametrize("wrong", list(NOT_AN_INTEGER))
+# Null and zero are valid values for some fields (a nullable seed, seed 0): not bad input.
+BAD_INTEGER_CASES = [
+    pytest.param(endpoint, field, wrong, id=f"{wrong}-{endpoint}-{field}")
+    for endpoint, field in INTEGER_FIELDS
+    for wrong in NOT_AN_INTEGER
+    if not (wrong == "null" and field in endpoint.nullable)
+    and not (wrong == "zero" and field in endpoint.zero_ok)
+]
+
+
+@pytest.mark.parametrize(("endpoint", "field", "wrong"), BAD_INTEGER_CASES)
 def test_a_bad_integer_is_400_naming_the_field(send, endpoint, field, wrong):
     assert_invalid(send(endpoint, with_field(endpoint, field, NOT_AN_INTEGER[wrong])), field)
 
