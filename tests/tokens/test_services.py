@@ -312,3 +312,23 @@ def test_month_bounds_are_utc_calendar_months():
 
     start, end = month_bounds(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
     assert (start, end) == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+
+
+def test_ledger_audit_command_is_quiet_and_zero_when_the_ledger_adds_up(capsys):
+    from django.core.management import call_command
+
+    account_with(10)
+    call_command("ledger_audit")
+    assert "ledger audit clean" in capsys.readouterr().out
+
+
+def test_ledger_audit_command_fails_and_names_the_broken_account(capsys):
+    from django.core.management import CommandError, call_command
+
+    good, bad = account_with(10), account_with(20)
+    TokenAccount.objects.filter(pk=bad.pk).update(balance=25)
+    with pytest.raises(CommandError, match="ledger audit failed"):
+        call_command("ledger_audit")
+    errors = capsys.readouterr().err
+    assert f"account {bad.pk} ({bad.user.email})" in errors
+    assert f"account {good.pk} " not in errors
