@@ -75,6 +75,11 @@ class Hold(models.Model):
     captured = models.PositiveIntegerField(default=0)
     refunded = models.PositiveIntegerField(default=0)
     operation = models.CharField(max_length=64, blank=True)
+    # What the credits pay for (a generation…); its capture, release and refund entries name it.
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
+    object_id = models.CharField(max_length=64, blank=True)
     idempotency_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

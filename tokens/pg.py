@@ -34,9 +34,11 @@ WITH acc AS (
     RETURNING id, balance, held
 ), h AS (
     INSERT INTO {_HOLD}
-        (account_id, amount, status, captured, refunded, operation, idempotency_key,
-         created_at, expires_at)
-    SELECT id, %(amount)s, 'open', 0, 0, %(operation)s, %(key)s, now(), %(expires_at)s FROM acc
+        (account_id, amount, status, captured, refunded, operation, content_type_id, object_id,
+         idempotency_key, created_at, expires_at)
+    SELECT id, %(amount)s, 'open', 0, 0, %(operation)s, %(content_type)s::integer,
+           %(object_id)s, %(key)s, now(), %(expires_at)s
+    FROM acc
     RETURNING id, created_at
 ), e AS (
     INSERT INTO {_ENTRY} ({_ENTRY_COLUMNS})
@@ -55,7 +57,7 @@ WITH h AS (
     SET status = CASE WHEN %(charge)s > 0 THEN 'captured' ELSE 'released' END,
         captured = %(charge)s, resolved_at = now()
     WHERE id = %(hold)s AND status = 'open'
-    RETURNING id, account_id, amount, idempotency_key
+    RETURNING id, account_id, amount, idempotency_key, content_type_id, object_id
 ), acc AS (
     UPDATE {_ACCOUNT} a
     SET balance = a.balance - %(charge)s, held = a.held - h.amount, updated_at = now()
@@ -64,12 +66,13 @@ WITH h AS (
 ), e AS (
     INSERT INTO {_ENTRY} ({_ENTRY_COLUMNS})
     SELECT acc.id, 'capture', 0 - %(charge)s, 0 - %(charge)s, acc.balance,
-           acc.held + acc.amount - %(charge)s, %(capture_memo)s, h.id, NULL::integer, '',
-           'capture:' || h.idempotency_key, now()
+           acc.held + acc.amount - %(charge)s, %(capture_memo)s, h.id, h.content_type_id,
+           h.object_id, 'capture:' || h.idempotency_key, now()
     FROM acc, h WHERE %(charge)s > 0
     UNION ALL
     SELECT acc.id, 'release', 0, -(acc.amount - %(charge)s), acc.balance, acc.held,
-           %(release_memo)s, h.id, NULL::integer, '', 'release:' || h.idempotency_key, now()
+           %(release_memo)s, h.id, h.content_type_id, h.object_id,
+           'release:' || h.idempotency_key, now()
     FROM acc, h WHERE acc.amount > %(charge)s
 )
 SELECT acc.balance, acc.held, now() FROM acc

@@ -76,6 +76,11 @@ def _entry(
     actor=None,
     subject: Model | None = None,
 ) -> LedgerEntry:
+    if subject is None and hold is not None:  # a hold's movements name what it pays for
+        content_type_id, object_id = hold.content_type_id, hold.object_id
+    else:
+        content_type_id = ContentType.objects.get_for_model(subject).pk if subject else None
+        object_id = str(subject.pk) if subject is not None else ""
     return LedgerEntry(
         account_id=account_id,
         kind=kind,
@@ -86,8 +91,8 @@ def _entry(
         memo=memo[:500],
         hold=hold,
         actor=actor,
-        content_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
-        object_id=str(subject.pk) if subject is not None else "",
+        content_type_id=content_type_id,
+        object_id=object_id,
         idempotency_key=key,
     )
 
@@ -312,6 +317,8 @@ def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) 
             account_id=account.pk,
             amount=amount,
             operation=operation,
+            content_type=content_type,
+            object_id=object_id,
             idempotency_key=key,
             created_at=created_at,
             expires_at=expires_at,
@@ -326,6 +333,8 @@ def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) 
             account_id=account.pk,
             amount=amount,
             operation=operation,
+            content_type=content_type,
+            object_id=object_id,
             idempotency_key=key,
             expires_at=expires_at,
         )

@@ -351,3 +351,20 @@ def test_free_plan_allows_one_video_a_minute_separately_from_images(user_api, se
     assert limited.status_code == 429
     assert limited.json()["details"]["limit"] == 1
     assert submit(user_api).status_code == 202
+
+
+def test_the_ledger_history_names_the_generation_each_movement_paid_for(user_api):
+    paid = submit(user_api).json()["id"]
+    generation_run(generation_id=paid)
+    refunded = submit(user_api).json()["id"]
+    user_api.post(f"/api/v1/studio/generation/{refunded}/cancel")
+
+    history = user_api.get("/api/v1/tokens").json()["history"]
+    named = {(e["kind"], (e["subject"] or {}).get("id")) for e in history if e["kind"] != "grant"}
+    assert named == {
+        ("hold", paid),
+        ("capture", paid),
+        ("hold", refunded),
+        ("release", refunded),
+    }
+    assert all(e["subject"]["type"] == "generation" for e in history if e["kind"] != "grant")
