@@ -11,6 +11,7 @@ from django.db.models import Q
 class Kind(models.TextChoices):
     IMAGE = "image"
     VIDEO = "video"
+    OPERATION = "operation"  # an image operation on a source (vectorize, upscale…)
 
 
 class Status(models.TextChoices):
@@ -23,7 +24,7 @@ class Status(models.TextChoices):
 
 ACTIVE = (Status.QUEUED, Status.GENERATING)
 FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
-ID_PREFIX = {Kind.IMAGE: "img", Kind.VIDEO: "vid"}
+ID_PREFIX = {Kind.IMAGE: "img", Kind.VIDEO: "vid", Kind.OPERATION: "op"}
 
 
 def new_generation_id(kind: str) -> str:
@@ -50,6 +51,22 @@ class Generation(models.Model):
     style = models.CharField(max_length=200, blank=True)
     seed = models.BigIntegerField()
     params = models.JSONField(default=dict)
+    # Image operations (kind "operation"), and generations that run one afterwards
+    # (vector_generation): which operation, on what source, with which saved style.
+    operation = models.CharField(max_length=32, blank=True)
+    source_asset = models.ForeignKey(
+        "studio.Asset", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    style_ref = models.ForeignKey(
+        "studio.Style", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    project = models.ForeignKey(
+        "studio.Project",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="generations",
+    )
 
     # Money: the price, and the hold that reserves it until capture or release.
     cost = models.PositiveIntegerField()
@@ -109,73 +126,3 @@ class Generation(models.Model):
     @property
     def storage_prefix(self) -> str:
         return f"users/{self.user_id}/generations/{self.id}/"
-
-
-class WebhookEvent(models.TextChoices):
-    GENERATION_COMPLETED = "generation.completed"
-    GENERATION_FAILED = "generation.failed"
-
-
-class Webhook(models.Model):
-    """Where to tell a user's systems that their generations finished."""
-
-    id = models.CharField(primary_key=True, max_length=40, editable=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
-    )
-    url = models.URLField(max_length=2000)
-    events = models.JSONField(default=list)
-    # Standard Webhooks secret ("whsec_" + base64 key); shown to the user once, at creation.
-    secret = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.id} -> {self.url}"
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-
-
-class WebhookDelivery(models.Model):
-    """One event for one webhook, delivered with retries; each try is a WebhookAttempt."""
-
-    id = models.CharField(primary_key=True, max_length=40, editable=False)  # webhook-id
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
-    payload = models.JSONField()
-    status = models.CharField(
-        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name_plural = "webhook deliveries"
-
-    def __str__(self) -> str:
-        return f"{self.event} -> {self.webhook_id} ({self.status})"
-
-
-class WebhookAttempt(models.Model):
-    delivery = models.ForeignKey(
-        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
-    )
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField()
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-
-    def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.pk}: {self.status_code or self.error}"
