@@ -57,6 +57,7 @@ bench: setup
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" $(BIN)/python bench/generation_bench.py
 	$(BIN)/python bench/local_provider_bench.py
+	$(BIN)/python bench/operations_bench.py
 
 clean:
 	rm -rf $(VENV) $(CURDIR)/var
