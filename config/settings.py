@@ -250,6 +250,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "studio.models.DeliveryStatus",
         "GenerationStatusEnum": "studio.models.Status",
         "GenerationKindEnum": "studio.models.Kind",
+        "ImageModelEnum": "studio.options.IMAGE_MODEL_CHOICES",
+        "VideoModelEnum": "studio.options.VIDEO_MODEL_CHOICES",
     },
 }
 
@@ -301,7 +303,17 @@ for _name, _chain in (("IMAGE_PROVIDERS", IMAGE_PROVIDERS), ("VIDEO_PROVIDERS", 
 GENERATION_TIME_LIMIT = {
     "image": env_seconds("IMAGE_TIME_LIMIT", 300),
     "video": env_seconds("VIDEO_TIME_LIMIT", 1200),
+    "operation": env_seconds("OPERATION_TIME_LIMIT", 300),
 }
+# Image operations with more than one provider; the others are local only. Hugging Face goes
+# first when it is configured (a segmentation model; image-to-image for generative upscale).
+_operation_chain = (["huggingface"] if HF_TOKEN else []) + ["local"]
+OPERATION_PROVIDERS = {
+    "background_removal": env_list("BACKGROUND_REMOVAL_PROVIDERS", _operation_chain),
+    "generative_upscale": env_list("GENERATIVE_UPSCALE_PROVIDERS", _operation_chain),
+}
+HF_SEGMENTATION_MODEL = env_str("HF_SEGMENTATION_MODEL", "briaai/RMBG-1.4")
+HF_UPSCALE_MODEL = env_str("HF_UPSCALE_MODEL", "stabilityai/stable-diffusion-x4-upscaler")
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 # A worker owns a running job for this long after each progress report; a job whose lease
 # ran out lost its worker (the sweeper hands it to another one).
@@ -318,6 +330,11 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
 # Webhook URLs resolving to loopback, private or link-local addresses are refused unless this
 # is on (tests and closed networks).
 WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+# Uploaded source images (studio/uploads.py): the largest file, and the most pixels, checked
+# from the header before anything is decoded. At most 40 million: what the image operations
+# (studio.imageops) decode, and what an upscale may produce.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 2**20, minimum=1)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1, maximum=40_000_000)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,9 +1,18 @@
-"""Generations and webhooks for support staff: look, don't touch (money moves only through
-the services; a stuck job is for the sweeper or a cancel)."""
+"""Generations, assets, projects, styles and webhooks for support staff: look, don't touch
+(money moves only through the services; a stuck job is for the sweeper or a cancel)."""
 
 from django.contrib import admin, messages
 
-from studio.models import Generation, Status, Webhook, WebhookAttempt, WebhookDelivery
+from studio.models import (
+    Asset,
+    Generation,
+    Project,
+    Status,
+    Style,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from studio.services.generations import GenerationNotActive, generation_cancel
 from tokens.admin import ReadOnlyAdmin
 
@@ -17,12 +26,13 @@ class GenerationAdmin(ReadOnlyAdmin):
         "status",
         "progress",
         "model",
+        "operation",
         "cost",
         "source",
         "attempts",
         "created_at",
     )
-    list_filter = ("status", "kind", "source", "model")
+    list_filter = ("status", "kind", "operation", "source", "model")
     search_fields = ("id", "user__email", "prompt")
     list_select_related = ("user",)
     show_full_result_count = False
@@ -70,3 +80,27 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ("status", "event")
     search_fields = ("id", "webhook__id", "webhook__user__email")
     inlines = [WebhookAttemptInline]
+
+
+@admin.register(Project)
+class ProjectAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "name", "created_at", "updated_at")
+    search_fields = ("id", "user__email", "name")
+    list_select_related = ("user",)
+
+
+@admin.register(Asset)
+class AssetAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "kind", "name", "content_type", "width", "height", "size",
+                    "project", "generation", "created_at")  # fmt: skip
+    list_filter = ("kind", "content_type")
+    search_fields = ("id", "user__email", "name", "generation__id", "project__id")
+    list_select_related = ("user", "project", "generation")
+    show_full_result_count = False
+
+
+@admin.register(Style)
+class StyleAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "name", "prompt_suffix", "created_at")
+    search_fields = ("id", "user__email", "name")
+    list_select_related = ("user",)

@@ -51,3 +51,7 @@ VIDEO_MODELS = {
     "luma": VideoModelInfo("professional", 30, 5, 1024, 576),
     "runway": VideoModelInfo("premium", 60, 5, 1280, 720),
 }
+
+# The choice lists as the API and its schema name them (ImageModelEnum, VideoModelEnum).
+IMAGE_MODEL_CHOICES = list(IMAGE_MODELS)
+VIDEO_MODEL_CHOICES = list(VIDEO_MODELS)

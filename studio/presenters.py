@@ -7,6 +7,7 @@ from core.serializers import iso
 from studio import storage
 from studio.models import ACTIVE, Generation, Kind, Status
 from studio.options import IMAGE_MODELS, IMAGE_SIZES, VIDEO_MODELS
+from studio.services.operations import ESTIMATED_SECONDS
 
 
 def _model_info(generation: Generation):
@@ -16,6 +17,8 @@ def _model_info(generation: Generation):
 def estimated_seconds(generation: Generation, chain: list[str]) -> int:
     """What to tell the client to expect: the seed's time for remote models, and for the
     local renderer what it takes on a modest core."""
+    if generation.kind == Kind.OPERATION:
+        return ESTIMATED_SECONDS.get(generation.operation, 3)
     if chain and chain[0] != "local":
         return _model_info(generation).seconds
     params = generation.params
@@ -25,7 +28,39 @@ def estimated_seconds(generation: Generation, chain: list[str]) -> int:
     return max(1, round(width * height / 2_000_000 * params.get("num_images", 1)))
 
 
+def _operation_metadata(generation: Generation) -> dict:
+    params = generation.params
+    meta = {
+        "operation": generation.operation,
+        "source": params.get("source"),
+        "credits_used": generation.cost,
+    }
+    meta.update(
+        {k: params[k] for k in ("mode", "detail", "scale", "prompt", "name") if k in params}
+    )
+    if "references" in params:
+        meta["references"] = params["references"]
+    if generation.status == Status.COMPLETED and generation.outputs:
+        first = generation.outputs[0]
+        meta.update(
+            provider=generation.source,
+            generation_time=generation.generation_time,
+            width=first.get("width"),
+            height=first.get("height"),
+            content_type=first.get("content_type"),
+            file_size=first.get("size"),
+        )
+        meta.update({k: first[k] for k in ("method", "paths", "note") if k in first})
+        if generation.operation == "style_creation" and hasattr(generation, "made_style"):
+            meta["style_id"] = generation.made_style.id
+    if generation.status == Status.FAILED:
+        meta["retry_possible"] = True
+    return meta
+
+
 def _metadata(generation: Generation) -> dict:
+    if generation.kind == Kind.OPERATION:
+        return _operation_metadata(generation)
     info = _model_info(generation)
     meta = {
         "model": generation.model,
@@ -54,6 +89,12 @@ def _metadata(generation: Generation) -> dict:
         )
     if generation.style:
         meta["style"] = generation.style
+    if generation.style_ref_id:
+        meta["style_id"] = generation.style_ref_id
+    if generation.operation:  # vector_generation / vector_illustration
+        meta["operation"] = generation.operation
+    if generation.project_id:
+        meta["project"] = generation.project_id
     if generation.negative_prompt:
         meta["negative_prompt"] = generation.negative_prompt
     if generation.status == Status.COMPLETED:
@@ -145,7 +186,14 @@ def generation_accepted(generation: Generation, chain: list[str]) -> dict:
         "estimated_time": estimated_seconds(generation, chain),
         "seed": generation.seed,
     }
-    if generation.kind == Kind.IMAGE:
+    if generation.kind == Kind.OPERATION:
+        metadata = {
+            "operation": generation.operation,
+            "source": generation.params.get("source"),
+            "credits_used": generation.cost,
+            "estimated_time": estimated_seconds(generation, chain),
+        }
+    elif generation.kind == Kind.IMAGE:
         metadata["category"] = generation.category or None
         metadata["num_images"] = generation.params.get("num_images", 1)
     else:
@@ -169,11 +217,13 @@ def generation_item(generation: Generation, request=None) -> dict:
         "status": generation.status,
         "createdAt": iso(generation.created_at),
         "metadata": {
-            "model": generation.model,
+            "model": generation.model or None,
             "category": generation.category or None,
             "credits_used": generation.cost,
         },
     }
+    if generation.operation:
+        item["metadata"]["operation"] = generation.operation
     if generation.status == Status.COMPLETED and generation.outputs:
         item["url"] = media_url(generation.outputs[0]["key"], request)
         item["thumbnail_url"] = media_url(generation.outputs[0]["thumbnail_key"], request)
@@ -187,8 +237,10 @@ def webhook_data(generation: Generation) -> dict:
         "userId": str(generation.user_id),
         "type": generation.kind,
         "status": generation.status,
-        "metadata": {"model": generation.model, "credits_used": generation.cost},
+        "metadata": {"model": generation.model or None, "credits_used": generation.cost},
     }
+    if generation.operation:
+        data["metadata"]["operation"] = generation.operation
     if generation.status == Status.COMPLETED and generation.outputs:
         data["url"] = media_url(generation.outputs[0]["key"])
     if generation.error:

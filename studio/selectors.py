@@ -3,7 +3,7 @@
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from core.exceptions import NotFound
-from studio.models import Generation, Webhook, WebhookAttempt
+from studio.models import Generation, Style, Webhook, WebhookAttempt
 
 RECENT_DELIVERIES = 10
 
@@ -44,3 +44,7 @@ def delivery_list_recent(*, webhook: Webhook, limit: int = RECENT_DELIVERIES) ->
             last_error=Subquery(last.values("error")[:1]),
         ).order_by("-created_at", "-pk")[:limit]
     )
+
+
+def style_list(*, user) -> QuerySet[Style]:
+    return Style.objects.filter(user=user).prefetch_related("references").order_by("-created_at")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.apis import generations, webhooks
+from studio.apis import assets, generations, operations, projects, webhooks
 
 urlpatterns = [
     path("studio/generate-image", generations.GenerateImageApi.as_view(), name="generate-image"),
@@ -20,6 +20,21 @@ urlpatterns = [
         generations.GenerationRetryApi.as_view(),
         name="generation-retry",
     ),
+    path("studio/generate-vector", operations.GenerateVectorApi.as_view(), name="generate-vector"),
+    path("studio/vectorize", operations.VectorizeApi.as_view(), name="vectorize"),
+    path(
+        "studio/remove-background",
+        operations.RemoveBackgroundApi.as_view(),
+        name="remove-background",
+    ),
+    path("studio/upscale", operations.UpscaleApi.as_view(), name="upscale"),
+    path(
+        "studio/generative-upscale",
+        operations.GenerativeUpscaleApi.as_view(),
+        name="generative-upscale",
+    ),
+    path("studio/styles", operations.StyleListApi.as_view(), name="styles"),
+    path("studio/styles/<str:style_id>", operations.StyleDetailApi.as_view(), name="style"),
     path("users/generations", generations.UserGenerationsApi.as_view(), name="user-generations"),
     path(
         "users/generation/<str:generation_id>",
@@ -28,4 +43,20 @@ urlpatterns = [
     ),
     path("webhooks", webhooks.WebhookListApi.as_view(), name="webhooks"),
     path("webhooks/<str:webhook_id>", webhooks.WebhookDetailApi.as_view(), name="webhook"),
+    path("assets", assets.AssetListApi.as_view(), name="assets"),
+    path("assets/upload", assets.AssetUploadApi.as_view(), name="asset-upload"),
+    path("assets/move", assets.AssetMoveApi.as_view(), name="assets-move"),
+    path("assets/<str:asset_id>", assets.AssetDetailApi.as_view(), name="asset"),
+    path(
+        "assets/<str:asset_id>/download",
+        assets.AssetDownloadApi.as_view(),
+        name="asset-download",
+    ),
+    path("projects", projects.ProjectListApi.as_view(), name="projects"),
+    path("projects/<str:project_id>", projects.ProjectDetailApi.as_view(), name="project"),
+    path(
+        "projects/<str:project_id>/duplicate",
+        projects.ProjectDuplicateApi.as_view(),
+        name="project-duplicate",
+    ),
 ]

@@ -88,6 +88,33 @@ def test_every_changelist_loads_for_a_superuser_and_lists_the_rows(staff_client,
     assert expected in html
 
 
+@pytest.mark.parametrize(
+    ("model", "row"), [("project", "prj_admin"), ("asset", "ast_admin"), ("style", "sty_admin")]
+)
+def test_studio_changelists_list_the_rows_and_are_read_only(staff_client, model, row):
+    from studio.models import Asset, AssetKind, Project, Style
+
+    customer = UserFactory(email="customer@example.com")
+    project = Project.objects.create(id="prj_admin", user=customer, name="Board")
+    Asset.objects.create(
+        id="ast_admin",
+        user=customer,
+        project=project,
+        kind=AssetKind.UPLOAD,
+        name="logo.png",
+        key="users/x/assets/ast_admin/original.png",
+        content_type="image/png",
+        size=10,
+    )
+    Style.objects.create(id="sty_admin", user=customer, name="Dusk", prompt_suffix="dusk")
+    url = f"/admin/studio/{model}/"
+    response = staff_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "customer@example.com" in html and row in html
+    assert staff_client.get(f"{url}add/").status_code == 403
+
+
 def test_user_list_shows_plan_balance_and_available_credits(staff_client):
     customer = UserFactory(email="pro@example.com", plan_code="pro", credits=300)
     hold_create(account=customer.token_account, amount=45)

@@ -3,7 +3,6 @@
 
 import re
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -18,8 +17,9 @@ from studio.models import Kind, Status
 from studio.options import (
     CATEGORIES,
     DEFAULT_IMAGE_SIZE,
-    IMAGE_MODELS,
+    IMAGE_MODEL_CHOICES,
     IMAGE_SIZES,
+    VIDEO_MODEL_CHOICES,
     VIDEO_MODELS,
     VIDEO_STYLES,
 )
@@ -32,6 +32,7 @@ from studio.services.generations import (
     generation_get_for_user,
     generation_retry,
 )
+from studio.services.operations import provider_chain
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, no spaces
 
@@ -135,7 +136,7 @@ class GenerateImageApi(APIView):
     throttle_classes = [PlanApiThrottle, PlanImageThrottle]
 
     class InputSerializer(PromptFields):
-        model = serializers.ChoiceField(choices=list(IMAGE_MODELS), default="flux-pro")
+        model = serializers.ChoiceField(choices=IMAGE_MODEL_CHOICES, default="flux-pro")
         category = serializers.ChoiceField(
             choices=CATEGORIES, required=False, allow_blank=True, default=""
         )
@@ -144,6 +145,15 @@ class GenerateImageApi(APIView):
         cfg_scale = serializers.FloatField(min_value=1, max_value=20, default=7.5)
         style = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         num_images = serializers.IntegerField(min_value=1, max_value=4, default=1)
+        style_id = serializers.CharField(
+            max_length=40,
+            required=False,
+            allow_null=True,
+            help_text="A saved style (POST /studio/styles): its palette and prompt suffix.",
+        )
+        project = serializers.CharField(
+            max_length=40, required=False, allow_null=True, help_text="File it in a project."
+        )
 
     @extend_schema(
         operation_id="studio_generate_image",
@@ -161,11 +171,14 @@ class GenerateVideoApi(APIView):
     throttle_classes = [PlanApiThrottle, PlanVideoThrottle]
 
     class InputSerializer(PromptFields):
-        model = serializers.ChoiceField(choices=list(VIDEO_MODELS), default="huggingface")
+        model = serializers.ChoiceField(choices=VIDEO_MODEL_CHOICES, default="huggingface")
         duration = serializers.IntegerField(min_value=3, max_value=10, default=5)
         fps = serializers.IntegerField(min_value=8, max_value=30, default=24)
         style = serializers.ChoiceField(
             choices=VIDEO_STYLES, required=False, allow_blank=True, default=""
+        )
+        project = serializers.CharField(
+            max_length=40, required=False, allow_null=True, help_text="File it in a project."
         )
 
         def validate(self, attrs):
@@ -188,21 +201,18 @@ class GenerateVideoApi(APIView):
         return _submit(request, self.InputSerializer, Kind.VIDEO)
 
 
-def _chain(generation) -> list[str]:
-    return settings.IMAGE_PROVIDERS if generation.kind == Kind.IMAGE else settings.VIDEO_PROVIDERS
-
-
 def _submit(request, input_serializer, kind: str) -> Response:
     """Validate, create (hold included), answer 202: the body of both generate endpoints."""
     data = input_serializer(data=request.data)
     data.is_valid(raise_exception=True)
+    spec = {k: v for k, v in data.validated_data.items() if v is not None or k == "seed"}
     generation, _ = generation_create(
         user=request.user,
         kind=kind,
-        spec=data.validated_data,
+        spec=spec,
         idempotency_key=idempotency_key(request),
     )
-    body = presenters.generation_accepted(generation, _chain(generation))
+    body = presenters.generation_accepted(generation, provider_chain(generation))
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -215,7 +225,9 @@ class GenerationDetailApi(APIView):
     )
     def get(self, request, generation_id: str):
         generation = generation_get_for_user(user=request.user, generation_id=generation_id)
-        return Response(presenters.generation_detail(generation, _chain(generation), request))
+        return Response(
+            presenters.generation_detail(generation, provider_chain(generation), request)
+        )
 
 
 class GenerationCancelApi(APIView):
@@ -228,7 +240,9 @@ class GenerationCancelApi(APIView):
     )
     def post(self, request, generation_id: str):
         generation = generation_cancel(user=request.user, generation_id=generation_id)
-        return Response(presenters.generation_detail(generation, _chain(generation), request))
+        return Response(
+            presenters.generation_detail(generation, provider_chain(generation), request)
+        )
 
 
 class GenerationRetryApi(APIView):
@@ -243,14 +257,14 @@ class GenerationRetryApi(APIView):
     def post(self, request, generation_id: str):
         original = generation_get_for_user(user=request.user, generation_id=generation_id)
         # A retry is a new job: it counts against the plan's images/videos per minute too.
-        throttle = PlanImageThrottle if original.kind == Kind.IMAGE else PlanVideoThrottle
+        throttle = PlanVideoThrottle if original.kind == Kind.VIDEO else PlanImageThrottle
         throttle().allow_request(request, self)
         generation = generation_retry(
             user=request.user,
             generation_id=generation_id,
             idempotency_key=idempotency_key(request),
         )
-        body = presenters.generation_accepted(generation, _chain(generation))
+        body = presenters.generation_accepted(generation, provider_chain(generation))
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

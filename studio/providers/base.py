@@ -59,6 +59,8 @@ class Output:
     width: int
     height: int
     extra: dict = field(default_factory=dict)  # frames, fps, duration, model id…
+    # A raster to make the thumbnail from when `data` is not one (an SVG).
+    preview: bytes | None = field(default=None, repr=False)
 
 
 class ProviderError(Exception):
@@ -69,9 +71,21 @@ class Cancelled(Exception):  # a signal, not an error
     """The job was cancelled while the provider was working."""
 
 
+@dataclass(frozen=True)
+class OperationRequest:
+    """An image operation on stored sources (vectorization, background_removal, …)."""
+
+    operation: str
+    sources: tuple[bytes, ...] = field(repr=False)  # one image; 1-10 for style_creation
+    params: dict = field(default_factory=dict)  # mode, detail, scale, prompt…
+
+
 class Provider(Protocol):
     name: str
 
     def generate_image(self, request: ImageRequest, progress: Progress) -> Output: ...
 
     def generate_video(self, request: VideoRequest, progress: Progress) -> Output: ...
+
+    def operate(self, request: OperationRequest, progress: Progress) -> Output:
+        """Run an image operation, or raise ProviderError when this provider has none."""

@@ -14,7 +14,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from studio import imaging, storage
 from studio.engine import AllProvidersFailed, Attempt, run_chain
-from studio.models import Generation, Kind, Status
+from studio.models import Asset, AssetKind, Generation, Kind, Status, new_id
 from studio.providers.base import Cancelled, ImageRequest, Output, VideoRequest
 from studio.services.generations import (
     _emit,
@@ -22,6 +22,13 @@ from studio.services.generations import (
     _worker_token,
     generation_claim,
     generation_fail,
+)
+from studio.services.operations import (
+    VECTOR_GENERATIONS,
+    SourceGone,
+    operation_complete,
+    operation_produce,
+    vectorize_output,
 )
 from tokens.services import hold_capture
 
@@ -122,7 +129,7 @@ def generation_run(*, generation_id: str) -> None:
     except Cancelled:
         logger.info("generation %s stopped: cancelled or taken over", generation_id)
         return
-    except AllProvidersFailed as exc:
+    except (AllProvidersFailed, SourceGone) as exc:
         generation_fail(
             generation=generation,
             worker=worker,
@@ -201,16 +208,27 @@ def _requests(generation: Generation) -> list[ImageRequest | VideoRequest]:
 
 def _produce(generation: Generation, worker: str, attempts: list[Attempt]) -> list:
     reporter = ProgressReporter(generation, worker, span=90)
+    if generation.kind == Kind.OPERATION:
+        produced = operation_produce(generation, reporter, attempts)
+        reporter.at(92)
+        return produced
     chain = settings.IMAGE_PROVIDERS if generation.kind == Kind.IMAGE else settings.VIDEO_PROVIDERS
+    # A vector generation draws, then traces: the picture gets 60 % of the progress.
+    vector = generation.operation in VECTOR_GENERATIONS
     requests = _requests(generation)
     produced = []
     for index, request in enumerate(requests):
         part = reporter.part(index, len(requests))
+        drawing = (lambda pct, part=part: part(pct * 6 // 10)) if vector else part
         if generation.kind == Kind.IMAGE:
             call = lambda provider, progress, r=request: provider.generate_image(r, progress)  # noqa: E731
         else:
             call = lambda provider, progress, r=request: provider.generate_video(r, progress)  # noqa: E731
-        produced.append(run_chain(chain, call, part, attempts))
+        item = run_chain(chain, call, drawing, attempts)
+        if vector:
+            tracing = lambda pct, part=part: part(60 + pct * 4 // 10)  # noqa: E731
+            item.output = vectorize_output(item.output, generation.params, tracing)
+        produced.append(item)
     reporter.at(92)
     return produced
 
@@ -229,10 +247,11 @@ def _store(generation: Generation, produced: list, attempts: list[Attempt]) -> l
     for index, item in enumerate(produced):
         output: Output = item.output
         stem = f"image-{index + 1}" if many else "original"
-        is_video = output.content_type == "video/mp4"
-        key = f"{prefix}{stem}.{'mp4' if is_video else 'png'}"
-        make_thumbnail = imaging.video_thumbnail_webp if is_video else imaging.thumbnail_webp
-        thumb, t_width, t_height = make_thumbnail(output.data)
+        key = f"{prefix}{stem}.{EXTENSIONS[output.content_type]}"
+        if output.content_type == "video/mp4":
+            thumb, t_width, t_height = imaging.video_thumbnail_webp(output.data)
+        else:  # an SVG brings the raster it was traced from
+            thumb, t_width, t_height = imaging.thumbnail_webp(output.preview or output.data)
         thumb_key = f"{prefix}{'thumbnail-' + str(index + 1) if many else 'thumbnail'}.webp"
         writes += [(key, output.data, output.content_type), (thumb_key, thumb, "image/webp")]
         files.append(
@@ -274,6 +293,30 @@ def _store(generation: Generation, produced: list, attempts: list[Attempt]) -> l
     return files
 
 
+EXTENSIONS = {"image/png": "png", "video/mp4": "mp4", "image/svg+xml": "svg"}
+
+
+def _outputs_as_assets(generation: Generation, files: list[dict]) -> None:
+    """Every stored output is also an asset, filed where the job was."""
+    Asset.objects.bulk_create(
+        Asset(
+            id=new_id("ast"),
+            user_id=generation.user_id,
+            project_id=generation.project_id,
+            kind=AssetKind.GENERATED,
+            generation=generation,
+            name=f"{generation.id}-{index + 1}.{EXTENSIONS[item['content_type']]}",
+            key=item["key"],
+            thumbnail_key=item["thumbnail_key"],
+            content_type=item["content_type"],
+            width=item["width"],
+            height=item["height"],
+            size=item["size"],
+        )
+        for index, item in enumerate(files)
+    )
+
+
 def _complete(generation: Generation, worker: str, files: list[dict], attempts: list) -> bool:
     """Completed and charged in one transaction, if this worker still owns the running job."""
     result = dict(
@@ -298,5 +341,7 @@ def _complete(generation: Generation, worker: str, files: list[dict], attempts: 
         hold_capture(hold=generation.hold)  # loaded with the claim
         for field, value in result.items():
             setattr(generation, field, value)
+        _outputs_as_assets(generation, files)
+        operation_complete(generation, files)
         _emit(generation, "generation.completed")
     return True

@@ -16,6 +16,7 @@ import random
 import socket
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,7 +26,16 @@ from django.utils import timezone
 
 from core.exceptions import Conflict, IdempotencyConflict, NotFound
 from studio import storage
-from studio.models import ACTIVE, Generation, Kind, Status, new_generation_id
+from studio.models import (
+    ACTIVE,
+    Asset,
+    Generation,
+    Kind,
+    Project,
+    Status,
+    Style,
+    new_generation_id,
+)
 from studio.options import IMAGE_SIZES, VIDEO_MODELS
 from studio.prompts import enhance_prompt
 from tokens import catalog
@@ -61,9 +71,48 @@ def _request_hash(kind: str, spec: dict) -> str:
 
 
 def generation_cost(kind: str, spec: dict) -> int:
+    if kind == Kind.OPERATION:
+        return catalog.cost_of(spec["operation"])
+    if kind == Kind.IMAGE and spec.get("operation"):  # generate, then vectorize: one price
+        return catalog.cost_of(spec["operation"], quantity=spec.get("num_images", 1))
     if kind == Kind.IMAGE:
         return catalog.cost_of(catalog.IMAGE_GENERATION, spec["model"], spec.get("num_images", 1))
     return catalog.cost_of(catalog.VIDEO_GENERATION, spec["model"])
+
+
+@dataclass
+class _Refs:
+    """The objects a request names by id, resolved for its user (someone else's is a 404)."""
+
+    project: Project | None = None
+    style: Style | None = None
+    source: Asset | None = None
+    references: list[Asset] | None = None
+
+
+def _resolve(user, kind: str, spec: dict) -> _Refs:
+    from studio.services.assets import asset_for_source
+
+    refs = _Refs()
+    if spec.get("project"):
+        refs.project = Project.objects.filter(pk=spec["project"], user=user).first()
+        if refs.project is None:
+            raise NotFound("Project not found", project=spec["project"])
+    if spec.get("style_id"):
+        refs.style = Style.objects.filter(pk=spec["style_id"], user=user).first()
+        if refs.style is None:
+            raise NotFound("Style not found", style_id=spec["style_id"])
+    if spec.get("source"):
+        refs.source = asset_for_source(user=user, source_id=spec["source"])
+    if spec.get("references"):
+        refs.references = [
+            asset_for_source(user=user, source_id=source) for source in spec["references"]
+        ]
+    if kind == Kind.OPERATION:
+        from studio.services.operations import operation_check
+
+        operation_check(spec, refs.source)
+    return refs
 
 
 def generation_create(
@@ -84,22 +133,33 @@ def generation_create(
         existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if existing:
             return _replay(existing, request_hash), False
+    refs = _resolve(user, kind, spec)
     cost = generation_cost(kind, spec)
     account = account_for_user(user=user)
+    prompt = spec.get("prompt", "")
+    enhanced = (
+        enhance_prompt(prompt, spec.get("category", ""), spec.get("style", "")) if prompt else ""
+    )
+    if refs.style is not None:
+        # A saved style: its palette drives the local renderer, its words the remote models.
+        spec["palette"] = refs.style.palette
+        enhanced = f"{enhanced}, {refs.style.prompt_suffix}" if enhanced else ""
     generation = Generation(
         id=new_generation_id(kind),
         user=user,
         kind=kind,
-        prompt=spec["prompt"],
-        enhanced_prompt=enhance_prompt(
-            spec["prompt"], spec.get("category", ""), spec.get("style", "")
-        ),
+        prompt=prompt,
+        enhanced_prompt=enhanced,
         negative_prompt=spec.get("negative_prompt", ""),
-        model=spec["model"],
+        model=spec.get("model", ""),
         category=spec.get("category", ""),
         style=spec.get("style", ""),
         seed=spec["seed"],
         params=spec,
+        operation=spec.get("operation", ""),
+        source_asset=refs.source,
+        style_ref=refs.style,
+        project=refs.project,
         cost=cost,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
@@ -114,13 +174,15 @@ def generation_create(
                 account=account,
                 amount=cost,
                 idempotency_key=f"generation:{generation.id}",
-                operation=f"{kind}_generation:{generation.model}",
+                operation=generation.operation or f"{kind}_generation:{generation.model}",
                 subject=generation,
             )
             generation.save(force_insert=True)
             transaction.on_commit(lambda: enqueue(generation))
     except InsufficientTokens as exc:
-        exc.details["model"] = generation.model
+        exc.details["model" if not generation.operation else "operation"] = (
+            generation.model or generation.operation
+        )
         raise
     except IntegrityError:
         # The same Idempotency-Key raced in from a second request; its row won.
@@ -143,7 +205,8 @@ def _replay(existing: Generation, request_hash: str) -> Generation:
 def enqueue(generation: Generation) -> None:
     from studio.tasks import generate_image, generate_video
 
-    actor = generate_image if generation.kind == Kind.IMAGE else generate_video
+    # Operations are short image work: they share the images queue.
+    actor = generate_video if generation.kind == Kind.VIDEO else generate_image
     actor.send(generation.id)
 
 

@@ -19,7 +19,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
-from studio.models import Generation, Webhook
+from studio.models import Asset, Generation, Project, Style, Webhook
 from tests.factories import PASSWORD, UserFactory, staff_user
 from tokens.models import LedgerEntry, TokenAccount
 
@@ -162,6 +162,91 @@ WEBHOOKS = Endpoint("GET", "webhooks", "user", {})
 DEMO = Endpoint("POST", "auth/demo", "anon", {})
 OPERATIONS = Endpoint("GET", "tokens/operations", "anon", {})
 HEALTH = Endpoint("GET", "health", "anon", {})
+# Issue 4: operations, styles, assets and projects. The ids in the bodies name nothing: the
+# body is checked before anything is looked up, so each broken field is still a 400.
+SOURCE = "ast_000000000000000000000000"
+VECTORIZE = Endpoint(
+    "POST",
+    "studio/vectorize",
+    "user",
+    {"source": SOURCE, "mode": "color", "detail": "medium", "project": None},
+    strings=("source", "mode", "detail", "project"),
+    required=("source",),
+    nullable=("project",),
+)
+REMOVE_BACKGROUND = Endpoint(
+    "POST",
+    "studio/remove-background",
+    "user",
+    {"source": SOURCE},
+    strings=("source",),
+    required=("source",),
+)
+UPSCALE = Endpoint(
+    "POST",
+    "studio/upscale",
+    "user",
+    {"source": SOURCE, "scale": 2},
+    strings=("source",),
+    integers=("scale",),
+    required=("source",),
+)
+GENERATIVE_UPSCALE = Endpoint(
+    "POST",
+    "studio/generative-upscale",
+    "user",
+    {"source": SOURCE, "scale": 4, "prompt": "crisp"},
+    strings=("source", "prompt"),
+    integers=("scale",),
+    required=("source",),
+)
+STYLE_CREATE = Endpoint(
+    "POST",
+    "studio/styles",
+    "user",
+    {"name": "Dusk", "references": [SOURCE]},
+    strings=("name",),
+    required=("name", "references"),
+)
+GENERATE_VECTOR = Endpoint(
+    "POST",
+    "studio/generate-vector",
+    "user",
+    {"prompt": "A fox", "type": "vector_illustration", "mode": "binary", "seed": 3},
+    strings=("prompt", "type", "mode"),
+    integers=("seed", "steps"),
+    required=("prompt",),
+    nullable=("seed",),
+    zero_ok=("seed",),
+)
+ASSETS_MOVE = Endpoint(
+    "POST",
+    "assets/move",
+    "user",
+    {"ids": [SOURCE], "project": None},
+    strings=("project",),
+    required=("ids", "project"),
+    nullable=("project",),
+)
+ASSET_UPDATE = Endpoint("PATCH", f"assets/{SOURCE}", "user", {"name": "Renamed"}, strings=("name",))
+PROJECT_CREATE = Endpoint(
+    "POST",
+    "projects",
+    "user",
+    {"name": "Board", "description": "Ideas"},
+    strings=("name", "description"),
+    required=("name",),
+)
+PROJECT_UPDATE = Endpoint(
+    "PUT",
+    "projects/prj_000000000000000000000000",
+    "user",
+    {"name": "Board", "description": "Ideas"},
+    strings=("name", "description"),
+)
+ASSETS = Endpoint("GET", "assets", "user", {})
+PROJECTS = Endpoint("GET", "projects", "user", {})
+STYLES = Endpoint("GET", "studio/styles", "user", {})
 
 WITH_BODY = [
     REGISTER,
@@ -175,6 +260,16 @@ WITH_BODY = [
     GENERATE_IMAGE,
     GENERATE_VIDEO,
     WEBHOOK_CREATE,
+    VECTORIZE,
+    REMOVE_BACKGROUND,
+    UPSCALE,
+    GENERATIVE_UPSCALE,
+    STYLE_CREATE,
+    GENERATE_VECTOR,
+    ASSETS_MOVE,
+    ASSET_UPDATE,
+    PROJECT_CREATE,
+    PROJECT_UPDATE,
 ]
 AUTHENTICATED = [
     PASSWORD_CHANGE,
@@ -190,6 +285,15 @@ AUTHENTICATED = [
     GENERATION,
     GENERATION_CANCEL,
     WEBHOOKS,
+    VECTORIZE,
+    STYLE_CREATE,
+    GENERATE_VECTOR,
+    ASSETS_MOVE,
+    ASSET_UPDATE,
+    PROJECT_CREATE,
+    ASSETS,
+    PROJECTS,
+    STYLES,
 ]
 STRING_FIELDS = [(e, f) for e in WITH_BODY for f in e.strings]
 INTEGER_FIELDS = [(e, f) for e in WITH_BODY for f in e.integers]
@@ -246,6 +350,9 @@ def database_state(users) -> tuple:
         BlacklistedToken.objects.count(),
         Generation.objects.count(),
         Webhook.objects.count(),
+        Asset.objects.count(),
+        Project.objects.count(),
+        Style.objects.count(),
         list(
             User.objects.filter(pk__in=[u.pk for u in users])
             .order_by("pk")

@@ -61,8 +61,14 @@ def wrong_content_type(content_type: str, body: bytes = b"<html>busy, try later<
 
 
 def other_size(width: int, height: int) -> Fault:
-    """A valid image, but at another size (a model answering at its native size)."""
+    """A valid image, but at another size (a model answering at its native size).
+    Image segmentation: masks of that size."""
     return Fault("other_size", size=(width, height))
+
+
+def json_answer(payload: Any, status: int = 200) -> Fault:
+    """Answer with this JSON, whatever was asked (a malformed or hand-made result)."""
+    return Fault("json", status=status, payload=payload)
 
 
 HANG = Fault("hang")  # no answer until the test sets `release` (then a 504)
@@ -71,6 +77,9 @@ EMPTY = Fault("empty")  # 200 with an empty body
 TRUNCATED = Fault("truncated")  # 200 with the first half of a real result
 BOMB = Fault("bomb")  # 200 with a tiny PNG whose header claims 50000x50000 pixels
 DROP = Fault("drop")  # headers promise the whole result; the connection closes halfway
+# Image segmentation: a model that found nothing, as an empty list or as masks with no pixel set.
+NO_SEGMENTS = Fault("no_segments")
+BLANK_MASKS = Fault("blank_masks")
 
 
 @dataclass
@@ -274,6 +283,8 @@ class FakeServer:
             return Reply(200, fault.payload, fault.content_type)
         if fault.kind == "other_size":
             return self.answer(request, size=fault.size)
+        if fault.kind == "json":
+            return json_reply(fault.status, fault.payload)
         normal = self.answer(request)
         if fault.kind == "garbage":
             return Reply(200, GARBAGE_BYTES, normal.content_type)
@@ -286,6 +297,10 @@ class FakeServer:
         if fault.kind == "drop":
             half = normal.body[: len(normal.body) // 2]
             return Reply(200, half, normal.content_type, declared_length=len(normal.body))
+        return self._special_fault(request, fault)
+
+    def _special_fault(self, request: Recorded, fault: Fault) -> Reply:
+        """Faults only one fake knows (a subclass's own)."""
         raise ValueError(f"unknown fault {fault.kind!r}")
 
     @staticmethod
@@ -322,6 +337,10 @@ def _text(value) -> bool:
 
 def _texts(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _fraction(value) -> bool:
+    return _number(0, 1)(value)
 
 
 def _target_size(value) -> bool:
@@ -363,7 +382,15 @@ HF_TASK_PARAMETERS = {
         "seed": _SEED,
         "negative_prompt": _texts,
     },
+    "image-segmentation": {
+        "mask_threshold": _fraction,
+        "overlap_mask_area_threshold": _fraction,
+        "subtask": lambda value: value in ("instance", "panoptic", "semantic"),
+        "threshold": _fraction,
+    },
 }
+# Tasks whose input is a picture: a binary body, or base64 in "inputs" when there are parameters.
+HF_IMAGE_INPUT_TASKS = frozenset({"image-to-image", "image-segmentation"})
 
 # Model id -> the task its pipeline serves (a model URL serves exactly one).
 HF_MODELS = {
@@ -372,6 +399,9 @@ HF_MODELS = {
     "stabilityai/stable-diffusion-xl-base-1.0": "text-to-image",
     "THUDM/CogVideoX-5b": "text-to-video",
     "timbrooks/instruct-pix2pix": "image-to-image",
+    # The studio's default operation models (settings.HF_SEGMENTATION_MODEL, HF_UPSCALE_MODEL).
+    "briaai/RMBG-1.4": "image-segmentation",
+    "stabilityai/stable-diffusion-x4-upscaler": "image-to-image",
 }
 
 
@@ -384,12 +414,37 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+def subject_mask(data: bytes) -> Image.Image:
+    """A plausible foreground mask (mode L, 0 or 255) of an image: the pixels whose colour is
+    clearly not the border's, which is what a segmentation model finds on a plain backdrop."""
+    import numpy as np
+
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    backdrop = np.median(border, axis=0)
+    foreground = np.abs(pixels - backdrop).max(axis=2) > 48
+    return Image.fromarray(np.where(foreground, 255, 0).astype(np.uint8), "L")
+
+
+def _b64_png(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
 # --- Hugging Face ----------------------------------------------------------------------------
 
 
 class FakeHuggingFace(FakeServer):
     """HF Inference on model URLs: POST /models/<org>/<name>, {"inputs", "parameters"} in JSON,
-    a bearer token; answers image/png for image tasks and video/mp4 for video."""
+    a bearer token; answers image/png for image tasks and video/mp4 for video.
+
+    Image-to-image and image segmentation also take the picture itself as the body (what the
+    client sends when there are no parameters). Segmentation answers a JSON list of segments,
+    {"label", "score", "mask": base64 PNG (mode L) of the image's size}: "foreground" from
+    `subject_mask`, and unless `background_segment` is False a "background" segment first.
+    """
 
     _PATH = re.compile(r"/models/(?P<model>[A-Za-z0-9][\w.-]*/[\w.-]+)")
 
@@ -400,12 +455,14 @@ class FakeHuggingFace(FakeServer):
         models: dict[str, str] | None = None,
         video_size: tuple[int, int] = (64, 48),
         video_fps: int = 8,
+        background_segment: bool = True,
     ) -> None:
         super().__init__()
         self.token = token
         self.models = dict(HF_MODELS if models is None else models)
         self.video_size = video_size
         self.video_fps = video_fps
+        self.background_segment = background_segment
 
     def check(self, request: Recorded) -> Reply | None:
         if request.method != "POST":
@@ -419,8 +476,11 @@ class FakeHuggingFace(FakeServer):
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return json_reply(401, {"error": "Invalid credentials in Authorization header"})
         content_type = request.headers.get("content-type", "")
-        if task == "image-to-image" and content_type.startswith("image/"):
-            # Without parameters the client sends the picture itself as the body.
+        if task in HF_IMAGE_INPUT_TASKS and not content_type.startswith("application/json"):
+            # Without parameters the client sends the picture itself as the body: labelled
+            # image/* when it knows the type, unlabelled when it was given plain bytes.
+            if content_type and not content_type.startswith(("image/", "application/octet-stream")):
+                return json_reply(400, {"error": f"expected an image, got {content_type!r}"})
             if _image_size(request.body) is None:
                 return json_reply(400, {"error": "body is not an image"})
             return None
@@ -449,7 +509,7 @@ class FakeHuggingFace(FakeServer):
                 return f"unknown parameter {name!r} for {task}"
             if not accepted[name](value):
                 return f"invalid value for {name!r}: {value!r}"
-        if task == "image-to-image":
+        if task in HF_IMAGE_INPUT_TASKS:
             try:
                 picture = base64.b64decode(inputs, validate=True)
             except (binascii.Error, ValueError):
@@ -467,8 +527,10 @@ class FakeHuggingFace(FakeServer):
             frames = int(parameters.get("num_frames", 16))
             width, height = size or self.video_size
             return Reply(200, mp4_video(width, height, frames, self.video_fps), "video/mp4")
+        if task == "image-segmentation":
+            return json_reply(200, self._segments(self._picture(request), size))
         if task == "image-to-image":
-            source = base64.b64decode(body["inputs"]) if body else request.body
+            source = self._picture(request)
             target = parameters.get("target_size")
             width, height = size or (
                 (target["width"], target["height"]) if target else _image_size(source)
@@ -476,6 +538,35 @@ class FakeHuggingFace(FakeServer):
         else:
             width, height = size or (parameters.get("width", 1024), parameters.get("height", 1024))
         return Reply(200, png_image(width, height, seed), "image/png")
+
+    def _special_fault(self, request: Recorded, fault: Fault) -> Reply:
+        if fault.kind == "no_segments":
+            return json_reply(200, [])
+        if fault.kind == "blank_masks":
+            return json_reply(200, self._segments(self._picture(request), blank=True))
+        return super()._special_fault(request, fault)
+
+    @staticmethod
+    def _picture(request: Recorded) -> bytes:
+        """The image an image-input task received (already checked by `check`)."""
+        if isinstance(request.json, dict):
+            return base64.b64decode(request.json["inputs"])
+        return request.body
+
+    def _segments(
+        self, picture: bytes, size: tuple[int, int] | None = None, *, blank: bool = False
+    ) -> list[dict]:
+        mask = subject_mask(picture)
+        if size:
+            mask = mask.resize(size, Image.Resampling.NEAREST)
+        if blank:
+            mask = Image.new("L", mask.size, 0)
+        segments = [{"label": "foreground", "score": 1.0, "mask": _b64_png(mask)}]
+        if self.background_segment:
+            # First, so a client that takes the first segment as the subject gets it wrong.
+            backdrop = mask if blank else mask.point(lambda value: 255 - value)
+            segments.insert(0, {"label": "background", "score": 0.98, "mask": _b64_png(backdrop)})
+        return segments
 
 
 # --- Pollinations ----------------------------------------------------------------------------
