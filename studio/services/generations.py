@@ -349,7 +349,8 @@ def _emit(generation: Generation, event: str) -> None:
     from studio.presenters import webhook_data
     from studio.services.webhooks import webhooks_emit
 
-    webhooks_emit(user=generation.user, event=event, data=lambda: webhook_data(generation))
+    # By id: loading the user would cost a query on every completion.
+    webhooks_emit(user=generation.user_id, event=event, data=lambda: webhook_data(generation))
 
 
 def _spec_size(generation: Generation) -> tuple[int, int]:

@@ -275,7 +275,7 @@ def webhook_delete(*, user, webhook_id: str) -> None:
 
 
 def webhooks_emit(*, user, event: str, data: dict | Callable[[], dict]) -> list[WebhookDelivery]:
-    """Queue `event` for each of the user's active webhooks subscribed to it.
+    """Queue `event` for each of the user's (a User or its id) active webhooks subscribed to it.
 
     Call it inside the transaction that records what happened: the messages are sent only if
     it commits. `data` must be JSON-serializable; pass a callable to build it only when some

@@ -37,7 +37,7 @@ def fetch(url: str) -> requests.Response:
 def test_each_operation_runs_through_the_worker_on_s3_and_is_charged_once(
     api, worker_env, start_worker
 ):
-    user = UserFactory(credits=50)
+    user = UserFactory(credits=200)
     client = login(api, user)
     start_worker({**worker_env, "BACKGROUND_REMOVAL_PROVIDERS": "local"})
 
@@ -52,14 +52,14 @@ def test_each_operation_runs_through_the_worker_on_s3_and_is_charged_once(
     assert Image.open(io.BytesIO(fetch(source["url"]).content)).size == (WIDTH, HEIGHT)
 
     jobs = {}
-    for path, options in (
-        ("vectorize", {"mode": "color"}),
-        ("remove-background", {}),
-        ("upscale", {"scale": 2}),
+    for path, body in (
+        ("vectorize", {"source": source["id"], "mode": "color"}),
+        ("remove-background", {"source": source["id"]}),
+        ("upscale", {"source": source["id"], "scale": 2}),
+        ("generative-upscale", {"source": source["id"], "scale": 4}),
+        ("styles", {"name": "Red disc", "references": [source["id"]]}),
     ):
-        accepted = client.post(
-            f"/api/v1/studio/{path}", {"source": source["id"], **options}, format="json"
-        )
+        accepted = client.post(f"/api/v1/studio/{path}", body, format="json")
         assert accepted.status_code == 202, accepted.content
         jobs[path] = accepted.json()["id"]
 
@@ -79,6 +79,15 @@ def test_each_operation_runs_through_the_worker_on_s3_and_is_charged_once(
 
     larger = Image.open(io.BytesIO(fetch(done["upscale"]["url"]).content))
     assert larger.size == (2 * WIDTH, 2 * HEIGHT)
+    # No generative model is configured: the clarity path, and the result says so.
+    generative = done["generative-upscale"]
+    assert Image.open(io.BytesIO(fetch(generative["url"]).content)).size == (4 * WIDTH, 4 * HEIGHT)
+    assert "local fallback" in generative["metadata"]["method"]
+
+    style = client.get(f"/api/v1/studio/styles/{done['styles']['metadata']['style_id']}").json()
+    assert style["name"] == "Red disc" and style["references"] == [source["id"]]
+    red = np.array([220, 30, 40])
+    assert min(np.abs(np.array(colour) - red).sum() for colour in style["palette"]) < 40
 
     # Each job's result is an asset of its own, in the bucket.
     listed = client.get("/api/v1/assets", {"kind": "generated"}).json()["assets"]
@@ -90,5 +99,5 @@ def test_each_operation_runs_through_the_worker_on_s3_and_is_charged_once(
         )
         assert kinds == [EntryKind.CAPTURE, EntryKind.HOLD]
     user.token_account.refresh_from_db()
-    assert (user.token_account.balance, user.token_account.held) == (50 - 3 * 4, 0)
+    assert (user.token_account.balance, user.token_account.held) == (200 - 4 * 4 - 80, 0)
     assert ledger_audit() == []
