@@ -21,6 +21,7 @@ default 1000); the bench sets it with --worker-timeout, as production should.
 
 import argparse
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -157,7 +158,9 @@ class Completions:
                 raise TimeoutError(generation_id)
 
 
-def generations(clients: int, per_client: int, completions: Completions) -> tuple[list, float]:
+def generations(
+    clients: int, per_client: int, completions: Completions, think: float = 0.0
+) -> tuple[list, float]:
     from django.test import Client
 
     from accounts.models import Plan, Subscription, User
@@ -174,7 +177,12 @@ def generations(clients: int, per_client: int, completions: Completions) -> tupl
         tokens.append(tokens_issue(user=user)["token"])
     http = [Client(HTTP_AUTHORIZATION=f"Bearer {token}") for token in tokens]
 
+    pauses = [random.Random(client) for client in range(clients)]
+
     def one(client: int, i: int) -> tuple:
+        if think:
+            # A person between two jobs: exponential think time, so arrivals are Poisson.
+            time.sleep(pauses[client].expovariate(1 / think))
         sent = time.time()
         response = http[client].post(
             "/api/v1/studio/generate-image",
@@ -205,6 +213,12 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--worker-timeout", type=int, default=10, help="ms; see above")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a client pauses before each submission (0: back to back)",
+    )
     args = parser.parse_args()
 
     from tests.fakes.seaweed import SeaweedServer, find_weed
@@ -254,7 +268,7 @@ def main() -> None:
         completions = Completions(url)
         for clients in levels:
             generations(clients, 2, completions)  # warm up
-            jobs = generations(clients, max(1, args.jobs // clients), completions)
+            jobs = generations(clients, max(1, args.jobs // clients), completions, args.think)
             results.append((clients, ceilings[clients], jobs))
         stop(worker)
     finally:

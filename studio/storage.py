@@ -32,6 +32,7 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
 from core.exceptions import DomainError
+from studio.s3_put import lean_put_for
 
 logger = logging.getLogger(__name__)
 
@@ -210,11 +211,13 @@ def _put_once(backend: Storage, key: str, data: bytes, content_type: str) -> Non
         # of its own, which costs more than the write itself for files this small.
         # The low-level client, not bucket.Object(): boto3 builds resource classes per call,
         # which costs several times the request itself.
+        name = backend._normalize_name(key)
+        writer = lean_put_for(backend)
+        if writer is not None:  # the same signed PutObject without boto3's per-call cost
+            writer.put(name, data, content_type)
+            return
         backend.connection.meta.client.put_object(
-            Bucket=backend.bucket_name,
-            Key=backend._normalize_name(key),
-            Body=data,
-            ContentType=content_type,
+            Bucket=backend.bucket_name, Key=name, Body=data, ContentType=content_type
         )
         return
     else:

@@ -88,11 +88,11 @@ def _execute(sql: str, params: dict) -> tuple | None:
         return cursor.fetchone()
 
 
-def _run(sql: str, params: dict) -> tuple | None:
+def _run(sql: str, params: dict, *, savepoint: bool = True) -> tuple | None:
     connection.ensure_connection()
     if connection.get_autocommit():
         return _execute(sql, params)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         return _execute(sql, params)
 
 
@@ -130,6 +130,8 @@ def hold_resolve(
 ) -> tuple[int, int, datetime] | None:
     """(balance, held, resolved_at) after charging `charge` and releasing the rest; None when
     the hold was not open."""
+    # No savepoint inside a caller's transaction: this statement has no key to collide on
+    # (the hold row's status is its guard), so it cannot fail in a way the caller survives.
     return _run(
         RESOLVE_SQL,
         {
@@ -138,4 +140,5 @@ def hold_resolve(
             "capture_memo": capture_memo,
             "release_memo": release_memo,
         },
+        savepoint=False,
     )

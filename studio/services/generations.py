@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -225,21 +225,27 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
     worker holds it (a duplicate message: retry later, it will have finished by then).
     """
     now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.GENERATING, lease_until__lt=now)
-    claimed = (
-        Generation.objects.filter(claimable, pk=generation_id)
-        .filter(attempts__lt=settings.GENERATION_MAX_ATTEMPTS)
-        .update(
-            status=Status.GENERATING,
-            worker=worker,
-            lease_until=now + timedelta(seconds=settings.GENERATION_LEASE),
-            attempts=F("attempts") + 1,
-            progress=0,
-            started_at=now,
+    lease = now + timedelta(seconds=settings.GENERATION_LEASE)
+    if connection.vendor == "postgresql":
+        claimed = _claim_returning(generation_id, worker, now, lease)
+        if claimed is not None:
+            return claimed
+    else:
+        claimable = Q(status=Status.QUEUED) | Q(status=Status.GENERATING, lease_until__lt=now)
+        updated = (
+            Generation.objects.filter(claimable, pk=generation_id)
+            .filter(attempts__lt=settings.GENERATION_MAX_ATTEMPTS)
+            .update(
+                status=Status.GENERATING,
+                worker=worker,
+                lease_until=lease,
+                attempts=F("attempts") + 1,
+                progress=0,
+                started_at=now,
+            )
         )
-    )
-    if claimed:
-        return Generation.objects.select_related("hold").get(pk=generation_id)
+        if updated:
+            return Generation.objects.select_related("hold").get(pk=generation_id)
     current = Generation.objects.filter(pk=generation_id).select_related("hold").first()
     if current is None or current.status not in ACTIVE:
         return None  # deleted, finished, or cancelled: a late or duplicate message
@@ -252,6 +258,45 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
         error=f"Gave up after {current.attempts} attempts (workers stopped mid-job)",
     )
     return None
+
+
+_HOLD_FIELDS = [field.attname for field in Hold._meta.concrete_fields]
+# The claim as one statement: the conditional update returns the row, joined with its hold.
+_CLAIM_SQL = f"""
+WITH g AS (
+    UPDATE {Generation._meta.db_table}
+    SET status = %(generating)s, worker = %(worker)s, lease_until = %(lease)s,
+        attempts = attempts + 1, progress = 0, started_at = %(now)s
+    WHERE id = %(id)s AND attempts < %(max_attempts)s
+      AND (status = %(queued)s OR (status = %(generating)s AND lease_until < %(now)s))
+    RETURNING *
+)
+SELECT g.*, {
+    ", ".join(f'h."{Hold._meta.get_field(name).column}" AS "_hold_{name}"' for name in _HOLD_FIELDS)
+}
+FROM g LEFT JOIN {Hold._meta.db_table} h ON h.id = g.hold_id
+"""
+
+
+def _claim_returning(generation_id: str, worker: str, now, lease) -> Generation | None:
+    """PostgreSQL: claim and load in one round trip instead of an update and a select."""
+    params = {
+        "id": generation_id,
+        "worker": worker,
+        "lease": lease,
+        "now": now,
+        "max_attempts": settings.GENERATION_MAX_ATTEMPTS,
+        "queued": Status.QUEUED,
+        "generating": Status.GENERATING,
+    }
+    rows = list(Generation.objects.raw(_CLAIM_SQL, params))
+    if not rows:
+        return None
+    generation = rows[0]
+    if generation.hold_id is not None:
+        values = [getattr(generation, f"_hold_{name}") for name in _HOLD_FIELDS]
+        generation.hold = Hold.from_db(generation._state.db, _HOLD_FIELDS, values)
+    return generation
 
 
 def generation_fail(

@@ -13,6 +13,7 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from django.core.files.storage import storages
 from django.db import connection, transaction
 from django.urls import path
 from PIL import Image
@@ -20,6 +21,8 @@ from PIL import Image
 from core.exceptions import DomainError
 from studio import imaging, storage
 from studio.media_views import serve_media
+from studio.s3_put import LeanPut, lean_put_for
+from studio.s3_put import client_error as lean_client_error
 from tests.fakes.seaweed import free_ports
 
 # Until config/urls.py routes /media/, the view tests use this module as their URLconf.
@@ -564,6 +567,82 @@ def test_s3_with_wrong_keys_fails_at_once_without_retrying(s3, settings, sleeps,
 
     assert sleeps == []
     assert s3.keys(prefix) == []
+
+
+@pytest.mark.s3
+def test_s3_puts_take_the_lean_signed_path_and_keep_their_content_type(s3_storage, prefix):
+    assert isinstance(lean_put_for(storages["default"]), LeanPut)
+    items = [
+        (f"{prefix}original.png", png(), "image/png"),
+        (f"{prefix}thumbnail.webp", b"RIFF-not-really", "image/webp"),
+        (f"{prefix}metadata.json", b'{"a": 1}', "application/json"),
+    ]
+
+    storage.put_many(items)
+
+    assert s3_storage.keys(prefix) == sorted(key for key, _, _ in items)
+    client = s3_storage.client()
+    for key, data, content_type in items:
+        assert client.head_object(Bucket=s3_storage.bucket, Key=key)["ContentType"] == content_type
+        assert storage.read(key) == data
+
+
+@pytest.mark.s3
+def test_s3_keys_with_spaces_and_non_ascii_are_stored_exactly(s3_storage, prefix):
+    key = f"{prefix}my café + logo (1).png"
+
+    storage.put(key, b"bytes", "image/png")
+
+    assert s3_storage.keys(prefix) == [key]
+    assert storage.read(key) == b"bytes"
+
+
+@pytest.mark.s3
+def test_auto_addressing_falls_back_to_boto3_and_still_writes(s3, settings, prefix):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": s3.storages_settings(
+            client_config=Config(signature_version="s3v4", s3={"addressing_style": "auto"})
+        ),
+    }
+    assert lean_put_for(storages["default"]) is None
+
+    storage.put(f"{prefix}original.png", b"via boto3", "image/png")
+
+    assert storage.read(f"{prefix}original.png") == b"via boto3"
+    s3.empty_bucket()
+
+
+def test_lean_put_urls_follow_the_addressing_style():
+    common = {"bucket": "media", "region": "eu-west-1", "credentials": None}
+    path_style = LeanPut(endpoint="http://127.0.0.1:8333", style="path", **common)
+    virtual = LeanPut(endpoint="https://s3.example.com", style="virtual", **common)
+
+    assert (
+        path_style.url("users/1/a b+c.png") == "http://127.0.0.1:8333/media/users/1/a%20b%2Bc.png"
+    )
+    assert virtual.url("users/1/x~y.png") == "https://media.s3.example.com/users/1/x~y.png"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "transient"),
+    [
+        (503, b"<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>",
+         "SlowDown", True),
+        (500, b"", "500", True),
+        (400, b"<Error><Code>RequestTimeout</Code></Error>", "RequestTimeout", True),
+        (403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", "SignatureDoesNotMatch",
+         False),
+        (404, b"<Error><Code>NoSuchBucket</Code></Error>", "NoSuchBucket", False),
+    ],
+)  # fmt: skip
+def test_lean_put_errors_are_client_errors_retried_like_boto3s(status, body, code, transient):
+    error = lean_client_error(status, body)
+
+    assert isinstance(error, ClientError)
+    assert error.response["Error"]["Code"] == code
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert storage._is_transient(error) is transient
 
 
 # --- Thumbnails -------------------------------------------------------------------------------
