@@ -138,7 +138,7 @@ elif DRAMATIQ_BROKER_URL.startswith("amqp"):
     _broker_class = "dramatiq.brokers.rabbitmq.RabbitmqBroker"
     _broker_options = {"url": DRAMATIQ_BROKER_URL}
 else:
-    _broker_class = "dramatiq.brokers.redis.RedisBroker"
+    _broker_class = "core.broker.WakingRedisBroker"  # RedisBroker, woken instead of polling
     _broker_options = {
         "url": DRAMATIQ_BROKER_URL,
         "namespace": env_str("DRAMATIQ_NAMESPACE", "dramatiq"),

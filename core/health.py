@@ -41,10 +41,11 @@ def _cache() -> str:
 
 def _broker() -> str:
     import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
 
     broker = dramatiq.get_broker()
     name = type(broker).__name__
-    if name == "RedisBroker":
+    if isinstance(broker, RedisBroker):
         broker.client.ping()
     elif name == "RabbitmqBroker":
         import pika

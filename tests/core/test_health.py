@@ -42,7 +42,7 @@ def test_health_names_the_redis_cache_and_broker(api):
     checks = api.get(HEALTH).json()["checks"]
 
     assert checks["cache"]["backend"] == "RedisCache"
-    assert checks["broker"]["backend"] == "RedisBroker"
+    assert checks["broker"]["backend"] == "WakingRedisBroker"
 
 
 def test_broken_cache_returns_503_naming_the_cache(api, settings):

@@ -54,7 +54,7 @@ def test_production_services_come_from_urls(tmp_path):
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
         "django.core.cache.backends.redis.RedisCache",
-        "dramatiq.brokers.redis.RedisBroker",
+        "core.broker.WakingRedisBroker",
         "storages.backends.s3.S3Storage",
     ]
 
