@@ -55,7 +55,11 @@ lint: setup
 bench: setup
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(BIN)/python bench/ledger_bench.py
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
-	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" $(BIN)/python bench/generation_bench.py
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" $(BIN)/python bench/generation_bench.py \
+		--clients 1,4,16
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" $(BIN)/python bench/generation_bench.py \
+		--clients 16 --think 1.0
 	$(BIN)/python bench/local_provider_bench.py
 	$(BIN)/python bench/operations_bench.py
 

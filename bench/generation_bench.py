@@ -1,15 +1,18 @@
 """Platform overhead of a generation: API -> Redis -> worker -> SeaweedFS -> completed.
 
-    make bench-generation       (needs PostgreSQL and Redis on this machine; starts SeaweedFS)
+    make bench                  (needs PostgreSQL and Redis on this machine; starts SeaweedFS)
     .venv/bin/python bench/generation_bench.py --clients 16 --jobs 480
 
 N clients (threads, each its own user) submit image generations through the API (Django's full
 middleware stack: JWT auth, validation, credit hold) in a closed loop: submit, wait for that
-job to complete, submit the next. A separate worker process (the Dramatiq CLI, as
-`manage.py rundramatiq` runs it) executes them with the `instant` provider, which returns a
-ready tiny image, so what is measured is the platform: queueing, claiming, progress, S3 writes
-(original, thumbnail, metadata), completion and capture. Overhead per job = completed time
-(the row's finished_at) - the moment the client sent the request - time spent in the provider.
+job to complete, submit the next — back to back (saturation: throughput), or with --think T
+after a pause drawn from an exponential distribution of mean T seconds, as people using the
+studio do (latency at a given load; arrivals are then close to Poisson). A separate worker process
+(the Dramatiq CLI, as `manage.py rundramatiq` runs it) executes them with the `instant`
+provider, which returns a ready tiny image, so what is measured is the platform: queueing,
+claiming, progress, S3 writes (original, thumbnail, metadata), completion and capture.
+Overhead per job = completed time (the row's finished_at) - the moment the client sent the
+request - time spent in the provider.
 
 Ceiling, measured in the same run on the same broker and worker: a bare Dramatiq no-op actor,
 also driven by N closed-loop senders; its latency is send -> executed.
@@ -282,7 +285,8 @@ def main() -> None:
     print(
         f"{os.cpu_count()} CPU(s); worker {args.processes} process(es) x {args.threads} "
         f"threads; dramatiq_worker_timeout={args.worker_timeout} ms; instant provider; "
-        f"S3 = SeaweedFS on this machine"
+        f"S3 = SeaweedFS on this machine; clients "
+        + (f"pause {args.think:g} s on average between jobs" if args.think else "back to back")
     )
     print(
         "clients | no-op ceiling: msg/s  p50 ms  p99 ms | generations: jobs/s  overhead "
