@@ -22,6 +22,7 @@ import urllib3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, HTTPClientError
+from botocore.httpsession import get_cert_path
 from storages.backends.s3 import S3Storage
 
 _ERROR_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>")
@@ -42,6 +43,7 @@ class LeanPut:
         credentials,
         connect_timeout: float = 60,
         read_timeout: float = 60,
+        verify: bool | str | None = None,
     ):
         self.region, self.credentials = region, credentials
         scheme, host = urlsplit(endpoint)[:2]
@@ -49,8 +51,15 @@ class LeanPut:
             self.base = f"{scheme}://{bucket}.{host}/"
         else:
             self.base = f"{scheme}://{host}/{quote(bucket)}/"
+        # TLS as boto3 does it: botocore's CA bundle (certifi) unless the storage names one,
+        # or turns verification off (verify=False).
+        tls = {"cert_reqs": "CERT_NONE"} if verify is False else {
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": verify if isinstance(verify, str) else get_cert_path(True),
+        }  # fmt: skip
         self.pool = urllib3.PoolManager(
             maxsize=_POOL_SIZE,
+            **tls,
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             retries=False,  # studio.storage retries, with backoff, and counts the attempts
         )
@@ -127,4 +136,5 @@ def _make(backend: S3Storage) -> LeanPut | None:
         credentials=credentials,
         connect_timeout=getattr(config, "connect_timeout", 60),
         read_timeout=getattr(config, "read_timeout", 60),
+        verify=backend.verify,
     )

@@ -13,6 +13,7 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.httpsession import get_cert_path
 from django.core.files.storage import storages
 from django.db import connection, transaction
 from django.urls import path
@@ -622,6 +623,29 @@ def test_lean_put_urls_follow_the_addressing_style():
         path_style.url("users/1/a b+c.png") == "http://127.0.0.1:8333/media/users/1/a%20b%2Bc.png"
     )
     assert virtual.url("users/1/x~y.png") == "https://media.s3.example.com/users/1/x~y.png"
+
+
+@pytest.mark.parametrize(
+    ("verify", "cert_reqs", "ca_certs"),
+    [
+        (None, "CERT_REQUIRED", get_cert_path(True)),
+        (True, "CERT_REQUIRED", get_cert_path(True)),
+        ("/etc/ssl/our-ca.pem", "CERT_REQUIRED", "/etc/ssl/our-ca.pem"),
+        (False, "CERT_NONE", None),
+    ],
+)
+def test_lean_put_checks_tls_as_boto3_would(verify, cert_reqs, ca_certs):
+    writer = LeanPut(
+        endpoint="https://s3.example.com",
+        bucket="media",
+        region="us-east-1",
+        style="path",
+        credentials=None,
+        verify=verify,
+    )
+
+    assert writer.pool.connection_pool_kw["cert_reqs"] == cert_reqs
+    assert writer.pool.connection_pool_kw.get("ca_certs") == ca_certs
 
 
 @pytest.mark.parametrize(
