@@ -165,8 +165,11 @@ def generation_run(*, generation_id: str) -> None:
         )
         return
     if not _complete(generation, worker, files, attempts):
-        # Cancelled (or taken over) while the files were being written: the late result is
-        # discarded, never shown and never charged.
+        # Cancelled (or taken over) after its last progress check (a quick job has none):
+        # the late result is discarded, never shown and never charged.
+        logger.info(
+            "generation %s stopped: cancelled or taken over; result discarded", generation_id
+        )
         storage.delete_prefix(_attempt_prefix(generation))
 
 

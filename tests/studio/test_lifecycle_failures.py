@@ -51,7 +51,9 @@ IMAGE = "/api/v1/studio/generate-image"
 VIDEO = "/api/v1/studio/generate-video"
 QUEUES = (generate_image.queue_name, generate_video.queue_name)
 EXECUTION_LOGGER = "studio.services.execution"
-STOPPED = "stopped: cancelled or taken over"  # what generation_run logs when Cancelled stops it
+# What generation_run logs when a cancel stops a job: at a progress check, or at completion
+# (a job that answered within the first progress interval has had no check).
+STOPPED = "stopped: cancelled or taken over"
 
 
 @pytest.fixture(autouse=True)
