@@ -67,6 +67,12 @@ class WakingRedisBroker(RedisBroker):
 
 
 class _WakingConsumer(_RedisConsumer):
+    def requeue(self, messages):
+        # A stopping worker hands its prefetched messages back: wake whoever is idle.
+        super().requeue(messages)
+        if messages:
+            self.broker.wake(self.queue_name)
+
     def __next__(self):
         try:
             while True:

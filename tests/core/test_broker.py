@@ -63,6 +63,23 @@ def test_a_delayed_message_wakes_no_one_until_it_is_due(broker):
     assert broker.client.llen(broker.wake_key("wake-delayed.DQ")) == 0
 
 
+def test_messages_handed_back_by_a_stopping_worker_wake_the_others(broker):
+    @dramatiq.actor(broker=broker, queue_name="wake-requeue")
+    def task():
+        pass
+
+    task.send()
+    consumer = broker.consume("wake-requeue", prefetch=1, timeout=1000)
+    broker.wait_for_work("wake-requeue", 1.0)  # the enqueue's token, taken
+    message = next(consumer)
+    assert message is not None and tokens(broker, "wake-requeue") == 0
+
+    consumer.requeue([message])
+
+    assert tokens(broker, "wake-requeue") == 1
+    assert broker.client.llen(f"{broker.namespace}:wake-requeue") == 1  # back in the queue
+
+
 def test_tokens_are_capped(broker):
     for _ in range(WAKE_TOKENS_KEPT + 20):
         broker.wake("wake-capped")
