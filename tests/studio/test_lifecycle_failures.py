@@ -274,6 +274,25 @@ def test_cancel_during_a_video_stops_the_local_provider_at_its_next_checkpoint(
     assert ledger_audit() == []
 
 
+def test_a_generation_deleted_while_running_leaves_no_files_and_no_charge(
+    user_api, user, settings, media_storage, late_huggingface
+):
+    settings.IMAGE_PROVIDERS = ["huggingface"]
+    generation_id = submit(user_api, model="flux-dev")
+
+    job = InThread(lambda: generation_run(generation_id=generation_id))
+    assert late_huggingface.wait_for_requests(1, timeout=30)
+    response = user_api.delete(f"/api/v1/users/generation/{generation_id}")
+    assert response.status_code == 200, response.content
+    late_huggingface.answer_now.set()  # the worker now writes its late result, then finds no row
+    job.result()
+
+    assert not Generation.objects.filter(pk=generation_id).exists()
+    assert files_under(media_storage) == []  # the worker took its late files away again
+    assert balance(user) == (50, 0)
+    assert ledger_audit() == []
+
+
 def test_a_provider_result_arriving_after_cancel_is_discarded(
     user_api, user, settings, media_storage, late_huggingface, caplog
 ):
