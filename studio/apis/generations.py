@@ -164,7 +164,7 @@ class GenerateImageApi(APIView):
         summary="Queue an image generation; costs the model's price x num_images.",
     )
     def post(self, request):
-        return _submit(request, self.InputSerializer, Kind.IMAGE)
+        return submit_job(request, self.InputSerializer, Kind.IMAGE)
 
 
 class GenerateVideoApi(APIView):
@@ -198,14 +198,17 @@ class GenerateVideoApi(APIView):
         summary="Queue a video generation (MP4, H.264).",
     )
     def post(self, request):
-        return _submit(request, self.InputSerializer, Kind.VIDEO)
+        return submit_job(request, self.InputSerializer, Kind.VIDEO)
 
 
-def _submit(request, input_serializer, kind: str) -> Response:
-    """Validate, create (hold included), answer 202: the body of both generate endpoints."""
+def submit_job(request, input_serializer, kind: str, prepare=None) -> Response:
+    """Validate, create (hold included), answer 202: the body of every endpoint that starts a
+    job. `prepare(spec)` turns the validated fields into the job's spec where they differ."""
     data = input_serializer(data=request.data)
     data.is_valid(raise_exception=True)
     spec = {k: v for k, v in data.validated_data.items() if v is not None or k == "seed"}
+    if prepare is not None:
+        spec = prepare(spec)
     generation, _ = generation_create(
         user=request.user,
         kind=kind,

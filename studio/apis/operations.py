@@ -2,7 +2,7 @@
 `op_…`, followed with GET /studio/generation/<id>; and saved styles."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,23 +10,20 @@ from core.pagination import PaginationSerializer, page_params, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle
 from core.schema import errors
 from core.serializers import IsoDateTimeField, MessageSerializer
-from studio import presenters
 from studio.apis.generations import (
     IDEMPOTENCY_HEADER,
     AcceptedOutput,
     GenerateImageApi,
-    idempotency_key,
+    submit_job,
 )
 from studio.models import Kind
 from studio.selectors import style_list
-from studio.services.generations import generation_create
 from studio.services.operations import (
     GENERATIVE_UPSCALE,
     REMOVE_BACKGROUND,
     STYLE,
     UPSCALE,
     VECTORIZE,
-    provider_chain,
 )
 from studio.services.styles import style_delete, style_get
 
@@ -51,17 +48,12 @@ class OperationApi(APIView):
         return [PlanApiThrottle()]
 
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        spec = {k: v for k, v in data.validated_data.items() if v is not None}
-        generation, _ = generation_create(
-            user=request.user,
-            kind=Kind.OPERATION,
-            spec={**spec, "operation": self.operation},
-            idempotency_key=idempotency_key(request),
+        return submit_job(
+            request,
+            self.InputSerializer,
+            Kind.OPERATION,
+            prepare=lambda spec: {**spec, "operation": self.operation},
         )
-        body = presenters.generation_accepted(generation, provider_chain(generation))
-        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 def _documented(operation_id: str, summary: str, input_serializer):
@@ -150,20 +142,14 @@ class GenerateVectorApi(APIView):
         summary="An image generated and traced as an SVG, as one job (8 credits per image).",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        spec = {k: v for k, v in data.validated_data.items() if v is not None or k == "seed"}
-        spec["operation"] = spec.pop("type")
-        if spec["operation"] == "vector_illustration" and not spec.get("category"):
-            spec["category"] = "anime"  # flat colour areas trace into clean shapes
-        generation, _ = generation_create(
-            user=request.user,
-            kind=Kind.IMAGE,
-            spec=spec,
-            idempotency_key=idempotency_key(request),
-        )
-        body = presenters.generation_accepted(generation, provider_chain(generation))
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return submit_job(request, self.InputSerializer, Kind.IMAGE, prepare=_vector_spec)
+
+
+def _vector_spec(spec: dict) -> dict:
+    spec["operation"] = spec.pop("type")
+    if spec["operation"] == "vector_illustration" and not spec.get("category"):
+        spec["category"] = "anime"  # flat colour areas trace into clean shapes
+    return spec
 
 
 class StyleOutput(serializers.Serializer):

@@ -15,7 +15,6 @@ Image operations (`operate`): background removal with an image-segmentation mode
 import binascii
 import io
 import json
-import re
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -178,7 +177,7 @@ class HuggingFaceProvider:
                 data = client.text_to_video(request.prompt, model=model, **parameters)
         progress(90)
         extra = {"model_id": model_id, "hf_provider": self.provider, "duration": request.duration}
-        with _named():
+        with media.named("huggingface"):
             output = media.video_output(data, extra=extra)
         progress(100)
         return output
@@ -212,7 +211,7 @@ class HuggingFaceProvider:
             except (json.JSONDecodeError, UnicodeDecodeError, binascii.Error, TypeError) as exc:
                 raise ProviderError(
                     f"huggingface: response is not a valid segmentation "
-                    f"({type(exc).__name__}: {_short(str(exc), 120)})"
+                    f"({type(exc).__name__}: {media.short(str(exc), 120)})"
                 ) from exc
             except (OSError, SyntaxError) as exc:
                 if isinstance(exc, httpx.HTTPError):
@@ -294,7 +293,7 @@ class HuggingFaceProvider:
                     f"huggingface: response is not a valid image ({type(exc).__name__})"
                 ) from exc
         extra = {"model_id": model_id, "hf_provider": self.provider}
-        with _named():
+        with media.named("huggingface"):
             return media.image_output(
                 data, width=width or size[0], height=height or size[1], extra=extra
             )
@@ -319,11 +318,11 @@ class HuggingFaceProvider:
             ) from exc
         except (httpx.HTTPError, OSError) as exc:
             raise ProviderError(
-                f"huggingface: connection failed ({type(exc).__name__}: {_short(str(exc))})"
+                f"huggingface: connection failed ({type(exc).__name__}: {media.short(str(exc))})"
             ) from exc
         except ValueError as exc:
             # The client's own refusals: an unknown provider, a task a provider lacks.
-            raise ProviderError(f"huggingface: {_short(str(exc))}") from exc
+            raise ProviderError(f"huggingface: {media.short(str(exc))}") from exc
 
 
 def _model_id(table: dict[str, str], key: str) -> str:
@@ -399,7 +398,7 @@ def _describe_http_error(exc: HfHubHTTPError) -> str:
     reason = getattr(response, "reason_phrase", "")
     text = f"{response.status_code} {reason}".strip()
     if exc.server_message and exc.server_message.strip().lower() != reason.lower():
-        text += f": {_short(exc.server_message)}"
+        text += f": {media.short(exc.server_message)}"
     try:
         estimated = response.json().get("estimated_time")
     except Exception:  # no JSON body: nothing more to say
@@ -407,17 +406,3 @@ def _describe_http_error(exc: HfHubHTTPError) -> str:
     if isinstance(estimated, int | float):
         text += f" (ready in about {round(estimated)} s)"
     return text
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@contextmanager
-def _named():
-    """media's errors, prefixed with this provider's name."""
-    try:
-        yield
-    except ProviderError as exc:
-        raise ProviderError(f"huggingface: {exc}") from None

@@ -1,6 +1,9 @@
 """Checking and normalising what providers return: junk never reaches storage."""
 
 import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -62,3 +65,18 @@ def video_output(data: bytes, *, extra: dict | None = None) -> Output:
         raise ProviderError("response video has no frames")
     details = {"frames": frames, "fps": float(rate) if rate else None, **(extra or {})}
     return Output(data, "video/mp4", width, height, details)
+
+
+def short(text: str, limit: int = 300) -> str:
+    """`text` on one line, cut to `limit` characters: a remote error fit for a job's error."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@contextmanager
+def named(provider: str) -> Iterator[None]:
+    """This module's errors, prefixed with the provider's name."""
+    try:
+        yield
+    except ProviderError as exc:
+        raise ProviderError(f"{provider}: {exc}") from None

@@ -6,8 +6,6 @@ is percent-encoded, "/" included. No video.
 """
 
 import json
-import re
-from contextlib import contextmanager
 from urllib.parse import quote
 
 import requests
@@ -49,7 +47,7 @@ class PollinationsProvider:
         progress(10)
         data = self._fetch(self.image_url(request.prompt), params)
         progress(90)
-        with _named():
+        with media.named("pollinations"):
             output = media.image_output(
                 data, width=request.width, height=request.height, extra={"model_id": model}
             )
@@ -83,10 +81,12 @@ class PollinationsProvider:
             raise ProviderError(f"pollinations: timed out after {self.timeout:g} s") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             # ChunkedEncodingError: the connection broke off in the middle of the body.
-            raise ProviderError(f"pollinations: connection failed ({_short(str(exc))})") from exc
+            raise ProviderError(
+                f"pollinations: connection failed ({media.short(str(exc))})"
+            ) from exc
         except requests.RequestException as exc:
             raise ProviderError(
-                f"pollinations: request failed ({type(exc).__name__}: {_short(str(exc))})"
+                f"pollinations: request failed ({type(exc).__name__}: {media.short(str(exc))})"
             ) from exc
 
 
@@ -118,19 +118,5 @@ def _detail(response: requests.Response) -> str:
         text = str(payload.get("error") or payload.get("message") or text)
     elif "html" in response.headers.get("Content-Type", "").lower():
         return ""
-    text = _short(text)
+    text = media.short(text)
     return f": {text}" if text else ""
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@contextmanager
-def _named():
-    """media's errors, prefixed with this provider's name."""
-    try:
-        yield
-    except ProviderError as exc:
-        raise ProviderError(f"pollinations: {exc}") from None

@@ -558,15 +558,20 @@ def hf_configured(settings, hf_server):
     return hf_server
 
 
-def test_chain_keeps_the_hugging_face_cutout_when_it_works(hf_configured):
-    attempts: list[Attempt] = []
-
-    produced = run_chain(
+def cut_out_through_the_chain(attempts: list[Attempt]):
+    """Background removal as the worker runs it: Hugging Face first, then the local cut-out."""
+    return run_chain(
         ["huggingface", "local"],
         lambda provider, report: provider.operate(removal(), report),
         Reports(),
         attempts,
     )
+
+
+def test_chain_keeps_the_hugging_face_cutout_when_it_works(hf_configured):
+    attempts: list[Attempt] = []
+
+    produced = cut_out_through_the_chain(attempts)
 
     assert produced.provider == "huggingface"
     assert produced.output.extra["method"] == "segmentation"
@@ -581,18 +586,10 @@ def test_chain_keeps_the_hugging_face_cutout_when_it_works(hf_configured):
     ],
 )
 def test_chain_falls_back_to_the_local_cutout_when_hugging_face_fails(hf_configured, fault, error):
-    imageops = pytest.importorskip("studio.imageops")
-    if not hasattr(imageops, "remove_background"):
-        pytest.skip("studio.imageops.remove_background is not written yet")
     hf_configured.fail_next(fault)
     attempts: list[Attempt] = []
 
-    produced = run_chain(
-        ["huggingface", "local"],
-        lambda provider, report: provider.operate(removal(), report),
-        Reports(),
-        attempts,
-    )
+    produced = cut_out_through_the_chain(attempts)
 
     assert produced.provider == "local"
     assert produced.output.extra["method"] == "grabcut"
