@@ -6,7 +6,7 @@ import pytest
 
 from studio.models import Asset, AssetKind, Generation, Project, Status
 from studio.services.projects import DUPLICATE_MAX_ASSETS
-from tests.studio.test_assets import (
+from tests.studio.assets.support import (
     assert_error,
     completed,
     encode,
