@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from accounts.plans import plans_ensure
 from tests.factories import PASSWORD, UserFactory
 
-pytest_plugins = ["tests.fakes.servers"]
+pytest_plugins = ["tests.fakes.servers", "tests.fakes.huggingface"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -14,7 +14,7 @@ from studio.models import Generation
 from tests.conftest import login
 from tests.factories import UserFactory
 from tests.studio.conftest import wait_until_finished
-from tests.studio.test_operations import shape_png
+from tests.studio.operations.support import shape_png
 from tokens.audit import ledger_audit
 from tokens.models import EntryKind
 

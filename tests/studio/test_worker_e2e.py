@@ -26,8 +26,9 @@ from studio.services.sweeper import generations_sweep
 from studio.services.webhooks import verify
 from tests.conftest import login
 from tests.factories import UserFactory
+from tests.fakes.huggingface import FakeHuggingFace
 from tests.fakes.processes import Program, free_port
-from tests.fakes.servers import HANG, HF_TOKEN, FakeHuggingFace
+from tests.fakes.servers import HANG, HF_TOKEN
 from tests.studio.conftest import FINISHED, wait_until_finished
 from tokens.audit import ledger_audit
 from tokens.models import EntryKind

@@ -13,10 +13,8 @@ from django.utils import timezone
 
 from studio.models import Generation, Status
 from studio.tasks import generate_image, generate_video
-from tests.fakes.servers import (
-    HANG_LIMIT,
-    FakeHuggingFace,
-)
+from tests.fakes.huggingface import FakeHuggingFace
+from tests.fakes.servers import HANG_LIMIT
 
 IMAGE = "/api/v1/studio/generate-image"
 
