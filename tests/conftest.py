@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -76,6 +78,29 @@ def user(db):
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+ERROR_KEYS = {"error", "code", "details", "timestamp", "requestId"}
+SEED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def assert_error(response, status: int, code: str, error: str | None = None, *, field=None) -> dict:
+    """The standard error format with this status and code: `error` the exact message when
+    given, `field` named in the details when given. Returns the body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == ERROR_KEYS, body
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str) and body["error"], body
+    if error is not None:
+        assert body["error"] == error
+    assert isinstance(body["details"], dict)
+    if field is not None:
+        assert field in body["details"], body
+    assert SEED_TIME.match(body["timestamp"]), body
+    assert body["requestId"] == response["X-Request-ID"]
+    return body
 
 
 def login(client: APIClient, user) -> APIClient:

@@ -1,31 +1,18 @@
 """GET/PUT /users/profile (seed: "User Management")."""
 
-import re
 from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
 
 from accounts.models import User
-from tests.conftest import login
+from tests.conftest import SEED_TIME, assert_error, login
 from tests.factories import PASSWORD, UserFactory
 from tokens.services import hold_create
 
 pytestmark = pytest.mark.django_db
 
 PROFILE = "/api/v1/users/profile"
-SEED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def assert_error(response, status: int, code: str, error: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error", "code", "details", "timestamp", "requestId"}
-    assert body["code"] == code
-    if error is not None:
-        assert body["error"] == error
-    assert body["requestId"] == response["X-Request-ID"]
-    return body
 
 
 def first_of_next_month() -> str:

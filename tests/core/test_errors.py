@@ -15,13 +15,13 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
+from tests.conftest import assert_error
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PROFILE = "/api/v1/users/profile"
 GENERATED_ID = re.compile(r"^req_[0-9a-f]{16}$")
-SEED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 # A URLconf with views that fail unexpectedly, used through @pytest.mark.urls(__name__).
@@ -45,20 +45,6 @@ urlpatterns = [
 ]
 handler404 = "core.errors.handler404"
 handler500 = "core.errors.handler500"
-
-
-def assert_error(response, status: int, code: str, error: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error", "code", "details", "timestamp", "requestId"}
-    assert body["code"] == code
-    if error is not None:
-        assert body["error"] == error
-    assert isinstance(body["details"], dict)
-    assert SEED_TIME.match(body["timestamp"])
-    assert body["requestId"] == response["X-Request-ID"]
-    return body
 
 
 def bearer(token: str) -> APIClient:

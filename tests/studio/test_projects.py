@@ -6,8 +6,8 @@ import pytest
 
 from studio.models import Asset, AssetKind, Generation, Project, Status
 from studio.services.projects import DUPLICATE_MAX_ASSETS
+from tests.conftest import assert_error
 from tests.studio.assets.support import (
-    assert_error,
     completed,
     encode,
     fetch,
@@ -69,7 +69,7 @@ def test_create_returns_the_project_with_empty_counts(user_api, user):
     ],
 )
 def test_bad_projects_are_400_naming_the_field_and_create_nothing(user_api, body, field):
-    assert_error(user_api.post(PROJECTS, body, format="json"), 400, "INVALID_REQUEST", field)
+    assert_error(user_api.post(PROJECTS, body, format="json"), 400, "INVALID_REQUEST", field=field)
     assert not Project.objects.exists()
 
 
@@ -102,7 +102,7 @@ def test_the_list_is_paginated_newest_first_with_counts_and_only_the_users_own(u
     assert [(p["assetCount"], p["generationCount"]) for p in body["projects"]] == [(0, 0), (2, 1)]
     assert [p["id"] for p in second["projects"]] == [ids[0]]
     assert second["pagination"]["hasPrev"] is True
-    assert_error(user_api.get(PROJECTS, {"limit": 101}), 400, "INVALID_REQUEST", "limit")
+    assert_error(user_api.get(PROJECTS, {"limit": 101}), 400, "INVALID_REQUEST", field="limit")
 
 
 def test_counts_follow_what_is_filed_and_moved(user_api):
@@ -151,7 +151,7 @@ def test_bad_updates_are_400_naming_the_field_and_change_nothing(user_api, body,
 
     response = user_api.put(f"{PROJECTS}/{project['id']}", body, format="json")
 
-    assert_error(response, 400, "INVALID_REQUEST", field)
+    assert_error(response, 400, "INVALID_REQUEST", field=field)
     assert Project.objects.get(pk=project["id"]).name == "Draft"
 
 
@@ -302,7 +302,7 @@ def test_a_bad_delete_contents_is_400_and_deletes_nothing(user_api, value):
 
     response = user_api.delete(f"{PROJECTS}/{board}?delete_contents={value}")
 
-    assert_error(response, 400, "INVALID_REQUEST", "delete_contents")
+    assert_error(response, 400, "INVALID_REQUEST", field="delete_contents")
     assert Project.objects.filter(pk=board).exists()
     assert Asset.objects.filter(project_id=board).count() == 1
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import login
+from tests.conftest import assert_error, login
 from tests.factories import UserFactory, staff_user
 from tokens.audit import ledger_audit
 from tokens.models import EntryKind, LedgerEntry, TokenAccount
@@ -13,17 +13,6 @@ pytestmark = pytest.mark.django_db
 TOKENS = "/api/v1/tokens"
 OPERATIONS = "/api/v1/tokens/operations"
 ESTIMATE = "/api/v1/tokens/estimate"
-
-
-def assert_error(response, status: int, code: str, error: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error", "code", "details", "timestamp", "requestId"}
-    assert body["code"] == code
-    if error is not None:
-        assert body["error"] == error
-    assert body["requestId"] == response["X-Request-ID"]
-    return body
 
 
 def numbers(account: TokenAccount) -> tuple[int, int]:

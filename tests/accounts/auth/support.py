@@ -1,7 +1,6 @@
 """Requests and checks shared by the auth endpoint tests."""
 
-import re
-
+from tests.conftest import SEED_TIME
 from tests.factories import PASSWORD
 
 REGISTER = "/api/v1/auth/register"
@@ -25,23 +24,7 @@ PASSWORD_URL = "/api/v1/auth/password"
 PROFILE = "/api/v1/users/profile"
 
 
-SEED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
 NEW_PASSWORD = "another-Battery-77"
-
-
-def assert_error(response, status: int, code: str, error: str | None = None) -> dict:
-    """The standard error format, with this status and code; returns the body."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error", "code", "details", "timestamp", "requestId"}
-    assert body["code"] == code
-    if error is not None:
-        assert body["error"] == error
-    assert SEED_TIME.match(body["timestamp"])
-    assert body["requestId"] == response["X-Request-ID"]
-    return body
 
 
 def register(api, email="new@example.com", password=PASSWORD, name="Jane Doe"):

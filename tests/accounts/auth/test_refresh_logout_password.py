@@ -14,10 +14,9 @@ from tests.accounts.auth.support import (
     PASSWORD_URL,
     PROFILE,
     REFRESH,
-    assert_error,
     bearer,
 )
-from tests.conftest import login
+from tests.conftest import assert_error, login
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

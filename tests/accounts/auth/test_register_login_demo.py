@@ -10,10 +10,10 @@ from tests.accounts.auth.support import (
     PROFILE,
     REGISTER,
     assert_auth_shape,
-    assert_error,
     bearer,
     register,
 )
+from tests.conftest import assert_error
 from tests.factories import PASSWORD, UserFactory
 from tokens.audit import ledger_audit
 from tokens.models import EntryKind, LedgerEntry, TokenAccount

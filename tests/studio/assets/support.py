@@ -28,9 +28,6 @@ MOVE = "/api/v1/assets/move"
 IMAGE = "/api/v1/studio/generate-image"
 
 
-ERROR_KEYS = {"error", "code", "details", "timestamp", "requestId"}
-
-
 class FlakyDisk(FileSystemStorage):
     """A disk whose writes fail for names containing `fail_on`: an outage half-way through."""
 
@@ -114,19 +111,6 @@ def fetch(url: str) -> bytes:
 def key_of(url: str) -> str:
     """The storage key a local media URL points at."""
     return urlsplit(url).path.removeprefix("/media/")
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
-    """The standard error format with this status and code (and `field` in its details)."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == ERROR_KEYS
-    assert body["code"] == code
-    assert body["error"] and body["timestamp"] and body["requestId"]
-    assert response["X-Request-ID"] == body["requestId"]
-    if field is not None:
-        assert field in body["details"], body
-    return body
 
 
 def submit(api, **fields) -> str:

@@ -7,10 +7,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from studio.models import Asset, Generation, Project
+from tests.conftest import assert_error
 from tests.studio.assets.support import (
     ASSETS,
     MOVE,
-    assert_error,
     completed,
     key_of,
     project,
@@ -83,7 +83,7 @@ def test_bad_patches_are_400_naming_the_field(user_api, body, field):
 
     response = user_api.patch(f"{ASSETS}/{asset['id']}", body, format="json")
 
-    assert_error(response, 400, "INVALID_REQUEST", field)
+    assert_error(response, 400, "INVALID_REQUEST", field=field)
     assert Asset.objects.get(pk=asset["id"]).name == "a.png"
 
 
@@ -203,4 +203,4 @@ def test_move_into_someone_elses_project_is_404_and_moves_nothing(user_api, stra
     ],
 )
 def test_bad_moves_are_400_naming_the_field(user_api, body, field):
-    assert_error(user_api.post(MOVE, body, format="json"), 400, "INVALID_REQUEST", field)
+    assert_error(user_api.post(MOVE, body, format="json"), 400, "INVALID_REQUEST", field=field)

@@ -7,11 +7,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from studio.models import Asset
+from tests.conftest import assert_error
 from tests.fakes.images import encode
 from tests.studio.assets.support import (
     ASSETS,
     MOVE,
-    assert_error,
     completed,
     fetch,
     key_of,
@@ -130,7 +130,7 @@ def test_the_list_shows_only_the_users_own_assets(user_api, stranger):
     ],
 )
 def test_bad_list_parameters_are_400_naming_the_field(user_api, query, field):
-    assert_error(user_api.get(ASSETS, query), 400, "INVALID_REQUEST", field)
+    assert_error(user_api.get(ASSETS, query), 400, "INVALID_REQUEST", field=field)
 
 
 @pytest.mark.parametrize(

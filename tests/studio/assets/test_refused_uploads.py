@@ -6,10 +6,10 @@ from PIL import ImageFile
 from rest_framework.parsers import MultiPartParser
 
 from studio.models import Asset
+from tests.conftest import assert_error
 from tests.fakes.images import encode, png_bomb
 from tests.studio.assets.support import (
     UPLOAD,
-    assert_error,
     make_disk_flaky,
     money,
     noisy_png,
@@ -45,7 +45,7 @@ def test_a_file_that_is_not_a_usable_image_is_400_and_nothing_is_stored_or_charg
 
     response = upload(user_api, data, filename, content_type)
 
-    body = assert_error(response, 400, "INVALID_REQUEST", "file")
+    body = assert_error(response, 400, "INVALID_REQUEST", field="file")
     assert words in body["error"], body
     assert body["details"]["file"] == [body["error"]]
     assert stored(media_storage) == files
@@ -61,7 +61,7 @@ def test_a_bomb_is_refused_before_a_pixel_is_decoded(user_api, media_storage, mo
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
 
-    body = assert_error(upload(user_api, png_bomb()), 400, "INVALID_REQUEST", "file")
+    body = assert_error(upload(user_api, png_bomb()), 400, "INVALID_REQUEST", field="file")
 
     assert (body["details"]["width"], body["details"]["height"]) == (10_000, 10_000)
     assert stored(media_storage) == []
@@ -74,7 +74,7 @@ def test_a_file_over_20_mb_is_413_and_nothing_is_stored_or_charged(
     data = png() + b"\x00" * (settings.UPLOAD_MAX_BYTES + 1 - len(png()))
     before = money(user)
 
-    body = assert_error(upload(user_api, data), 413, "PAYLOAD_TOO_LARGE", "file")
+    body = assert_error(upload(user_api, data), 413, "PAYLOAD_TOO_LARGE", field="file")
 
     assert body["error"] == "The file is 20,971,521 bytes; the limit is 20,971,520 bytes (20 MB)"
     assert stored(media_storage) == []
@@ -130,11 +130,11 @@ def test_upload_into_someone_elses_project_is_404_and_nothing_is_stored(
 
 def test_upload_without_a_file_is_400_naming_the_field(user_api, media_storage):
     no_file = user_api.post(UPLOAD, {"name": "x"}, format="multipart")
-    assert_error(no_file, 400, "INVALID_REQUEST", "file")
+    assert_error(no_file, 400, "INVALID_REQUEST", field="file")
     not_a_file = user_api.post(UPLOAD, {"file": "just text"}, format="multipart")
-    assert_error(not_a_file, 400, "INVALID_REQUEST", "file")
+    assert_error(not_a_file, 400, "INVALID_REQUEST", field="file")
     long_name = upload(user_api, png(), name="n" * 256)
-    assert_error(long_name, 400, "INVALID_REQUEST", "name")
+    assert_error(long_name, 400, "INVALID_REQUEST", field="name")
     assert stored(media_storage) == []
 
 

@@ -7,10 +7,10 @@ from PIL import PngImagePlugin
 from rest_framework.test import APIClient
 
 from studio.models import Asset, AssetKind
+from tests.conftest import assert_error
 from tests.fakes.images import ORIENTATION, encode, exif_with, png_bomb
 from tests.studio.assets.support import (
     ASSETS,
-    assert_error,
     decode,
     fetch,
     key_of,
@@ -127,7 +127,7 @@ def test_an_image_at_the_pixel_limit_is_accepted_and_one_pixel_more_is_refused(
 
     assert uploaded(user_api, png(10, 10))["width"] == 10
     files = stored(media_storage)
-    body = assert_error(upload(user_api, png(101, 1)), 400, "INVALID_REQUEST", "file")
+    body = assert_error(upload(user_api, png(101, 1)), 400, "INVALID_REQUEST", field="file")
 
     assert "101x1" in body["error"]
     assert stored(media_storage) == files
@@ -142,7 +142,7 @@ def test_a_file_at_the_size_limit_is_accepted_and_one_byte_more_is_413(
     files = stored(media_storage)
 
     settings.UPLOAD_MAX_BYTES = len(data) - 1
-    body = assert_error(upload(user_api, data), 413, "PAYLOAD_TOO_LARGE", "file")
+    body = assert_error(upload(user_api, data), 413, "PAYLOAD_TOO_LARGE", field="file")
 
     assert body["details"]["limit"] == len(data) - 1
     assert stored(media_storage) == files
@@ -191,6 +191,6 @@ def test_upload_and_download_round_trip_on_s3(user_api, user, s3_storage, media_
 
 @pytest.mark.s3
 def test_a_refused_upload_stores_nothing_on_s3(user_api, s3_storage):
-    assert_error(upload(user_api, png_bomb()), 400, "INVALID_REQUEST", "file")
-    assert_error(upload(user_api, b""), 400, "INVALID_REQUEST", "file")
+    assert_error(upload(user_api, png_bomb()), 400, "INVALID_REQUEST", field="file")
+    assert_error(upload(user_api, b""), 400, "INVALID_REQUEST", field="file")
     assert s3_storage.keys() == []

@@ -1,6 +1,5 @@
 """Receivers (HTTP servers on 127.0.0.1) and helpers of the webhook tests."""
 
-import re
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -22,9 +21,6 @@ COMPLETED = "generation.completed"
 FAILED = "generation.failed"
 
 
-SEED_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
 DATA = {
     "id": "img_1704067200_abc123def",
     "userId": "user-uuid",
@@ -36,14 +32,6 @@ DATA = {
 
 
 PUBLIC_URL = "https://93.184.216.34/hooks/craftframe"  # a public address: no DNS needed
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error", "code", "details", "timestamp", "requestId"}
-    assert body["code"] == code
-    return body
 
 
 @dataclass

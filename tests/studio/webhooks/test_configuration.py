@@ -13,14 +13,13 @@ from studio.services.webhooks import (
     webhook_create,
     webhooks_emit,
 )
+from tests.conftest import SEED_TIME, assert_error
 from tests.factories import UserFactory
 from tests.studio.webhooks.support import (
     COMPLETED,
     FAILED,
     PUBLIC_URL,
-    SEED_TIME,
     WEBHOOKS,
-    assert_error,
     pending_delivery,
 )
 

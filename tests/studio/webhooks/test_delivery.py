@@ -24,6 +24,7 @@ from studio.services.webhooks import (
     webhooks_emit,
 )
 from studio.tasks import deliver_webhook
+from tests.conftest import SEED_TIME
 from tests.factories import UserFactory
 from tests.studio.webhooks.support import (
     COMPLETED,
@@ -31,7 +32,6 @@ from tests.studio.webhooks.support import (
     FAILED,
     PUBLIC_URL,
     QUEUE,
-    SEED_TIME,
     attempts_of,
     pending_delivery,
 )
