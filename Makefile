@@ -13,7 +13,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/craftframe
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 TEST_RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672
 
-.PHONY: run test setup lint bench clean
+.PHONY: run test setup browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,8 @@ $(DATA_DIR)/secret_key:
 	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	chmod 600 $@
 
-# One process (the StubBroker's queue lives in it) with threads; its worker threads run jobs.
+# One ASGI process (the StubBroker's queue lives in it): open event streams hold no thread; the
+# embedded worker threads run jobs; sync views run on threads of their own.
 run: setup $(DATA_DIR)/secret_key
 	export SECRET_KEY="$${SECRET_KEY:-$$(cat $(DATA_DIR)/secret_key)}" && \
 	$(BIN)/python manage.py migrate --noinput && \
@@ -39,10 +40,18 @@ run: setup $(DATA_DIR)/secret_key
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	$(BIN)/python manage.py seed && \
 	echo "CraftFrame studio: http://$(HOST):$(PORT)/  (API docs: /api/v1/docs/)" && \
-	exec $(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 1 --threads 8 \
-		--timeout 120 --access-logfile - --error-logfile -
+	exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers 1 \
+		--lifespan off --timeout-graceful-shutdown 5 --no-server-header
 
-test: setup
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	RABBITMQ_URL="$${RABBITMQ_URL:-$(TEST_RABBITMQ_URL)}" \

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context_processors.site",
             ],
         },
     },
@@ -106,7 +108,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    # Under ASGI every request runs its sync code on a thread of its own, so a connection
+    # kept by a thread (CONN_MAX_AGE) dies with it: a pool shared by the process's threads
+    # keeps connections across requests. DATABASE_POOL_SIZE=0 turns it off.
+    _pool_size = env_int("DATABASE_POOL_SIZE", 20, minimum=0, maximum=500)
+    _conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    if _pool_size:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool decides; Django requires 0 here
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            "timeout": env_seconds("DATABASE_POOL_TIMEOUT", 10),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = _conn_max_age
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Cache (rate limits, shared across processes) ---------------------------------------------
@@ -126,6 +141,14 @@ else:
             "LOCATION": "craftframe_cache",
         }
     }
+
+# --- Change notifications (core/events.py): job progress to open event streams -----------------
+# Redis pub/sub across processes; unset (the embedded mode), in-process.
+EVENTS_URL = env_url("EVENTS_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
+EVENTS_PREFIX = env_str("EVENTS_PREFIX", env_str("CACHE_KEY_PREFIX", "craftframe"))
+SSE_HEARTBEAT = env_seconds("SSE_HEARTBEAT", 15)  # a comment line keeps proxies from closing
+# A stream re-reads its job this often, in case a notification was lost on the way.
+SSE_RECONCILE = env_seconds("SSE_RECONCILE", 60)
 
 # --- Task queue -----------------------------------------------------------------------------
 DRAMATIQ_BROKER_URL = env_url(
@@ -190,7 +213,8 @@ else:
     }
 STORAGES = {
     "default": _default_storage,
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names (served with far-future caching by whitenoise), JS module imports included.
+    "staticfiles": {"BACKEND": "core.staticfiles.StaticStorage"},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -200,7 +224,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/studio/"
+# Pages: a session cookie the browser's scripts cannot read, sent on top-level navigations
+# from other sites (links in mails) but not on their cross-site requests.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_seconds("SESSION_COOKIE_AGE", 14 * 86400)
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "core.errors.csrf_failure"
+
+# --- Security headers (core/security.py) ------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Where the browser may load media from besides this site: signed S3 URLs live on the
+# storage's own origin (computed from S3_ENDPOINT_URL; AWS's hosts by default).
+CSP_MEDIA_ORIGINS = env_list("CSP_MEDIA_ORIGINS", [])
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_seconds("JWT_ACCESS_LIFETIME", 15 * 60)),

@@ -70,9 +70,15 @@ if SERVICES["postgres"]:
 if SERVICES["redis"]:
     # Likewise a key prefix per run: tests clear only their own keys (tests/conftest.py).
     CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"  # noqa: F405
+    EVENTS_PREFIX = f"test{os.getpid()}"
 if not SERVICES["redis"]:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# In-process tests run on local files and no database pool (their own processes — servers,
+# workers — use production settings, pool included).
+if DATABASES["default"].get("OPTIONS", {}).pop("pool", None):  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
 
 # Media of this run in a scratch folder, removed at exit.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="craftframe-test-media-"))

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as account_pages
 from core.apis import HealthApi
+from studio import views as studio_pages
 from studio.media_views import serve_media
+from tokens import views as token_pages
 
 api_v1 = [
     path("health", HealthApi.as_view(), name="health"),
@@ -11,10 +14,30 @@ api_v1 = [
     path("", include("tokens.urls")),
     path("", include("studio.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+pages = [
+    path("", account_pages.home, name="home"),
+    path("register/", account_pages.register, name="register"),
+    path("login/", account_pages.login, name="login"),
+    path("login/demo/", account_pages.demo, name="demo-login"),
+    path("logout/", account_pages.logout, name="logout"),
+    path("account/", account_pages.account, name="account"),
+    path("studio/", studio_pages.studio, name="studio"),
+    path("gallery/", studio_pages.gallery, name="gallery"),
+    path("gallery/compare/", studio_pages.compare, name="compare"),
+    path("gallery/<str:generation_id>/", studio_pages.gallery_detail, name="gallery-detail"),
+    path("assets/", studio_pages.assets, name="assets-page"),
+    path("assets/<str:asset_id>/", studio_pages.asset_detail, name="asset-page"),
+    path("projects/", studio_pages.projects, name="projects-page"),
+    path("projects/<str:project_id>/", studio_pages.project_detail, name="project-page"),
+    path("dashboard/", token_pages.dashboard, name="dashboard"),
 ]
 
 urlpatterns = [
+    *pages,
     path("api/v1/", include(api_v1)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),

@@ -151,33 +151,64 @@ def json_error(request, status: int, message: str, code: str) -> JsonResponse:
     return JsonResponse(error_body(message, code, None, request), status=status)
 
 
+def _page(request, status: int, title: str, text: str):
+    """An error page in the site's layout; falls back to plain text if even that fails."""
+    from django.http import HttpResponse
+    from django.template.loader import render_to_string
+
+    try:
+        body = render_to_string(
+            "errors/error.html", {"status": status, "title": title, "text": text}, request
+        )
+    except Exception:  # the layout itself failed (a database outage): say it plainly
+        logger.exception("error page could not be rendered")
+        body = f"{status} {title}"
+    return HttpResponse(body, status=status)
+
+
 def handler404(request, exception=None):
     if _is_api(request):
         return json_error(request, 404, "Resource not found", "NOT_FOUND")
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
+    return _page(
+        request,
+        404,
+        "Page not found",
+        "There is nothing here, or it belongs to someone else. Check the address, or head back "
+        "to the studio.",
+    )
 
 
 def handler500(request):
     if _is_api(request):
         return json_error(request, 500, "Internal server error", "INTERNAL_ERROR")
-    from django.views.defaults import server_error
-
-    return server_error(request)
+    return _page(
+        request,
+        500,
+        "Something went wrong",
+        f"We could not show this page. Try again in a moment; if it keeps happening, quote "
+        f"reference {current_request_id()} to support.",
+    )
 
 
 def handler400(request, exception=None):
     if _is_api(request):
         return json_error(request, 400, "Malformed request", "INVALID_REQUEST")
-    from django.views.defaults import bad_request
-
-    return bad_request(request, exception)
+    return _page(request, 400, "Bad request", "The request could not be understood.")
 
 
 def handler403(request, exception=None):
     if _is_api(request):
         return json_error(request, 403, "You are not allowed to do this", "FORBIDDEN")
-    from django.views.defaults import permission_denied
+    return _page(request, 403, "Not allowed", "You do not have access to this page.")
 
-    return permission_denied(request, exception)
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form sent without (or with a forged) CSRF token."""
+    if _is_api(request):
+        return json_error(request, 403, f"CSRF check failed: {reason}", "FORBIDDEN")
+    return _page(
+        request,
+        403,
+        "This form has expired",
+        "For your security the form could not be sent. Reload the page and try again.",
+    )

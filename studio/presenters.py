@@ -113,11 +113,11 @@ def _metadata(generation: Generation) -> dict:
     return meta
 
 
-def media_url(key: str, request=None) -> str:
+def media_url(key: str, request=None, *, filename: str | None = None) -> str:
     """A signed URL for a stored file, absolute: S3 signs absolute URLs itself; the app's own
     media URLs are made absolute from the request, or PUBLIC_BASE_URL where there is none
-    (webhooks)."""
-    url = storage.url_for(key)
+    (webhooks). With `filename`, the URL downloads the file under that name."""
+    url = storage.url_for(key, filename=filename)
     if url.startswith(("http://", "https://")):
         return url
     if request is not None:
@@ -127,17 +127,24 @@ def media_url(key: str, request=None) -> str:
     return url
 
 
+def download_name(generation: Generation, index: int, key: str) -> str:
+    return f"{generation.id}-{index + 1}.{key.rsplit('.', 1)[-1]}"
+
+
 def _files(generation: Generation, request=None) -> list[dict]:
     return [
         {
             "url": media_url(output["key"], request),
+            "download_url": media_url(
+                output["key"], request, filename=download_name(generation, index, output["key"])
+            ),
             "thumbnail_url": media_url(output["thumbnail_key"], request),
             "width": output["width"],
             "height": output["height"],
             "content_type": output["content_type"],
             "size": output["size"],
         }
-        for output in generation.outputs
+        for index, output in enumerate(generation.outputs)
     ]
 
 
@@ -150,8 +157,15 @@ def generation_detail(generation: Generation, chain: list[str], request=None) ->
         "progress": 100 if generation.status == Status.COMPLETED else generation.progress,
         "prompt": generation.prompt,
         "createdAt": iso(generation.created_at),
+        "starred": generation.starred,
         "metadata": _metadata(generation),
     }
+    body["stage"] = stage(
+        kind=generation.kind,
+        operation=generation.operation,
+        status=generation.status,
+        progress=generation.progress,
+    )[0]
     if generation.status in ACTIVE:
         body["estimated_remaining"] = _remaining(generation, chain)
     if generation.status == Status.COMPLETED:
@@ -169,13 +183,64 @@ def generation_detail(generation: Generation, chain: list[str], request=None) ->
 
 
 def _remaining(generation: Generation, chain: list[str]) -> int:
-    estimate = estimated_seconds(generation, chain)
-    if generation.status == Status.QUEUED or not generation.started_at:
+    started = generation.started_at.timestamp() if generation.started_at else None
+    return remaining_seconds(
+        estimate=estimated_seconds(generation, chain),
+        status=generation.status,
+        started=started,
+        progress=generation.progress,
+    )
+
+
+def remaining_seconds(
+    *, estimate: int, status: str, started: float | None, progress: int, now: float | None = None
+) -> int:
+    """Seconds left: the estimate until the job starts, then extrapolated from its progress."""
+    if status == Status.QUEUED or not started:
         return estimate
-    elapsed = (timezone.now() - generation.started_at).total_seconds()
-    if generation.progress > 0:
-        estimate = elapsed * 100 / generation.progress
+    elapsed = max(0.0, (now or timezone.now().timestamp()) - started)
+    if progress > 0:
+        estimate = elapsed * 100 / progress
     return max(0, round(estimate - elapsed))
+
+
+_OPERATION_WORDS = {
+    "vectorization": "Tracing vectors",
+    "background_removal": "Removing the background",
+    "clarity_upscale": "Upscaling",
+    "generative_upscale": "Upscaling with a model",
+    "style_creation": "Reading the style",
+}
+STAGE_LABELS = {
+    "queued": "Waiting for a worker",
+    "starting": "Starting",
+    "saving": "Saving the result",
+    "completed": "Done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+def stage(*, kind: str, operation: str, status: str, progress: int) -> tuple[str, str]:
+    """(stage, what to tell a person) for a job at this status and progress; the worker's
+    progress runs 0-90 in the provider, then 92+ while storing (studio.services.execution)."""
+    if status == Status.QUEUED:
+        key = "queued"
+    elif status != Status.GENERATING:
+        key = status
+    elif progress == 0:
+        key = "starting"
+    elif progress >= 90:
+        key = "saving"
+    else:
+        key = "generating"
+    if key != "generating":
+        return key, STAGE_LABELS[key]
+    if kind == Kind.OPERATION:
+        return key, _OPERATION_WORDS.get(operation, "Working")
+    if operation in ("vector_generation", "vector_illustration"):
+        return key, "Drawing" if progress < 54 else "Tracing vectors"
+    return key, "Rendering frames" if kind == Kind.VIDEO else "Generating"
 
 
 def generation_accepted(generation: Generation, chain: list[str]) -> dict:
@@ -215,6 +280,7 @@ def generation_item(generation: Generation, request=None) -> dict:
         "type": generation.kind,
         "prompt": generation.prompt,
         "status": generation.status,
+        "starred": generation.starred,
         "createdAt": iso(generation.created_at),
         "metadata": {
             "model": generation.model or None,

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MEDIA_SALT = "craftframe.media"
+URL_STEP = 300  # seconds: signed local media URLs change at most this often
 BACKOFF_BASE = 0.2  # seconds before the first retry; doubles per attempt
 BACKOFF_MAX = 5.0
 
@@ -372,8 +373,13 @@ def url_for(key: str, *, expires: int | None = None, filename: str | None = None
         raise ValueError("expires must be a positive number of seconds")
     backend = _backend()
     if isinstance(backend, FileSystemStorage):
-        lifetime = expires if expires is not None else settings.MEDIA_URL_EXPIRY
-        return signed_media_url(key, int(time.time()) + lifetime, filename=filename)
+        if expires is not None:
+            return signed_media_url(key, int(time.time()) + expires, filename=filename)
+        # The default expiry is rounded up to a few minutes: pages signing the same thumbnail
+        # again hand out the same URL, which the browser already has in its cache.
+        expires_at = int(time.time()) + settings.MEDIA_URL_EXPIRY
+        expires_at += -expires_at % URL_STEP
+        return signed_media_url(key, expires_at, filename=filename)
     parameters = {}
     if filename:
         parameters["ResponseContentDisposition"] = content_disposition_header(True, filename)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.apis import assets, generations, operations, projects, webhooks
+from studio.apis import assets, events, generations, operations, projects, webhooks
 
 urlpatterns = [
     path("studio/generate-image", generations.GenerateImageApi.as_view(), name="generate-image"),
@@ -9,6 +9,11 @@ urlpatterns = [
         "studio/generation/<str:generation_id>",
         generations.GenerationDetailApi.as_view(),
         name="generation",
+    ),
+    path(
+        "studio/generation/<str:generation_id>/events",
+        events.GenerationEventsApi.as_view(),
+        name="generation-events",
     ),
     path(
         "studio/generation/<str:generation_id>/cancel",
@@ -43,6 +48,11 @@ urlpatterns = [
     ),
     path("webhooks", webhooks.WebhookListApi.as_view(), name="webhooks"),
     path("webhooks/<str:webhook_id>", webhooks.WebhookDetailApi.as_view(), name="webhook"),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/redeliver",
+        webhooks.WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
     path("assets", assets.AssetListApi.as_view(), name="assets"),
     path("assets/upload", assets.AssetUploadApi.as_view(), name="asset-upload"),
     path("assets/move", assets.AssetMoveApi.as_view(), name="assets-move"),

@@ -169,3 +169,11 @@ def media_storage(settings, tmp_path):
         },
     }
     return root
+
+
+@pytest.fixture
+def instant_studio(settings, media_storage):
+    """Files on a temporary media root; generations made by the instant provider."""
+    settings.RATELIMIT_ENABLE = False
+    settings.IMAGE_PROVIDERS = ["instant"]
+    settings.VIDEO_PROVIDERS = ["instant"]

@@ -24,9 +24,9 @@ def call(base: str, method: str, path: str, body: dict | None = None, token: str
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read()), dict(response.headers)
+            return response.status, json.loads(response.read()), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read()), dict(error.headers)
+        return error.code, json.loads(error.read()), error.headers
 
 
 class Server(Program):
@@ -51,7 +51,9 @@ class Server(Program):
             )
         }
         env.update(DATA_DIR=str(data_dir), PORT=str(self.port))
-        super().__init__(["make", "--no-print-directory", "run"], env, ready_when="Booting worker")
+        super().__init__(
+            ["make", "--no-print-directory", "run"], env, ready_when="Uvicorn running on"
+        )
 
 
 @pytest.fixture
@@ -65,6 +67,17 @@ def test_make_run_serves_the_seed_flow_and_keeps_data_across_restarts(data_dir):
         server.wait_until_up()
         status, body, _ = call(server.base, "GET", "/health")
         assert body["checks"]["database"]["backend"] == "sqlite"
+        # The studio's pages, served by the ASGI server with their static files.
+        site = server.base.removesuffix("/api/v1")
+        with urllib.request.urlopen(site + "/", timeout=30) as landing:
+            html = landing.read().decode()
+            assert landing.headers["Content-Type"].startswith("text/html")
+            assert "script-src 'self'" in landing.headers["Content-Security-Policy"]
+        assert "Try the demo" in html and "/media/samples/" in html
+        stylesheet = html.split('<link rel="stylesheet" href="')[1].split('"')[0]
+        with urllib.request.urlopen(site + stylesheet, timeout=30) as css:
+            assert css.headers["Content-Type"].startswith("text/css")
+            assert "immutable" in css.headers.get("Cache-Control", "")
         assert body["checks"]["broker"]["backend"] == "StubBroker"
 
         status, body, headers = call(

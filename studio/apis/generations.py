@@ -31,6 +31,7 @@ from studio.services.generations import (
     generation_delete,
     generation_get_for_user,
     generation_retry,
+    generation_star,
 )
 from studio.services.operations import provider_chain
 
@@ -53,6 +54,11 @@ class GenerationOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     progress = serializers.IntegerField(min_value=0, max_value=100)
     prompt = serializers.CharField()
+    starred = serializers.BooleanField()
+    stage = serializers.ChoiceField(
+        choices=["queued", "starting", "generating", "saving", "completed", "failed", "cancelled"],
+        help_text="Where the job is; `progress` events of the event stream say it in words too.",
+    )
     createdAt = serializers.CharField()
     completedAt = serializers.CharField(required=False)
     estimated_remaining = serializers.IntegerField(
@@ -63,7 +69,8 @@ class GenerationOutput(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.DictField(),
         required=False,
-        help_text="Every output (num_images > 1): url, thumbnail_url, width, height, size.",
+        help_text="Every output (num_images > 1): url, download_url (saves it under a file "
+        "name), thumbnail_url, width, height, content_type, size.",
     )
     metadata = serializers.DictField(
         help_text="model, quality, seed, credits_used, enhancedPrompt; width, height, category"
@@ -97,6 +104,7 @@ class GenerationItemOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=Kind.choices)
     prompt = serializers.CharField()
     status = serializers.ChoiceField(choices=Status.choices)
+    starred = serializers.BooleanField()
     url = serializers.URLField(required=False)
     thumbnail_url = serializers.URLField(required=False)
     createdAt = serializers.CharField()
@@ -220,6 +228,16 @@ def submit_job(request, input_serializer, kind: str, prepare=None) -> Response:
 
 
 class GenerationDetailApi(APIView):
+    class UpdateSerializer(serializers.Serializer):
+        starred = serializers.BooleanField(
+            required=False, help_text="Mark it as a favourite (gallery filter)."
+        )
+
+        def validate(self, attrs):
+            if "starred" not in attrs:  # a PATCH names what it changes
+                raise serializers.ValidationError({"starred": ["This field is required."]})
+            return attrs
+
     @extend_schema(
         operation_id="studio_generation",
         tags=["studio"],
@@ -228,6 +246,23 @@ class GenerationDetailApi(APIView):
     )
     def get(self, request, generation_id: str):
         generation = generation_get_for_user(user=request.user, generation_id=generation_id)
+        return Response(
+            presenters.generation_detail(generation, provider_chain(generation), request)
+        )
+
+    @extend_schema(
+        operation_id="studio_generation_update",
+        tags=["studio"],
+        request=UpdateSerializer,
+        responses={200: GenerationOutput, **errors(401, 404)},
+        summary="Star or unstar a generation.",
+    )
+    def patch(self, request, generation_id: str):
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        generation = generation_star(
+            user=request.user, generation_id=generation_id, **data.validated_data
+        )
         return Response(
             presenters.generation_detail(generation, provider_chain(generation), request)
         )
@@ -273,25 +308,81 @@ class GenerationRetryApi(APIView):
 
 class UserGenerationsApi(APIView):
     class FilterSerializer(PageQuerySerializer):
+        """The history's filters; the gallery page validates its query with this class too."""
+
         type = serializers.ChoiceField(choices=["all", *Kind.values], default="all")
         status = serializers.ChoiceField(choices=["all", *Status.values], default="all")
+        model = serializers.ChoiceField(
+            choices=list(dict.fromkeys([*IMAGE_MODEL_CHOICES, *VIDEO_MODEL_CHOICES])),
+            required=False,
+            allow_blank=True,
+            help_text="Made with this model.",
+        )
+        project = serializers.CharField(
+            max_length=40,
+            required=False,
+            allow_blank=True,
+            help_text='Filed in this project (another user\'s is 404), or "none": in none.',
+        )
+        starred = serializers.BooleanField(
+            required=False, allow_null=True, default=None, help_text="true or false."
+        )
+        q = serializers.CharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            help_text="Text in the prompt, any case.",
+        )
+
+        def get_fields(self):
+            # `from` is a Python keyword: the date fields are added by name here.
+            fields = super().get_fields()
+            fields["from"] = serializers.DateField(
+                required=False,
+                allow_null=True,
+                input_formats=["%Y-%m-%d"],
+                help_text="Made on or after this day (YYYY-MM-DD, UTC).",
+            )
+            fields["to"] = serializers.DateField(
+                required=False,
+                allow_null=True,
+                input_formats=["%Y-%m-%d"],
+                help_text="Made on or before this day (YYYY-MM-DD, UTC).",
+            )
+            return fields
+
+        def validate(self, attrs):
+            start, end = attrs.get("from"), attrs.get("to")
+            if start and end and start > end:
+                raise serializers.ValidationError({"to": ['Must be on or after the "from" day.']})
+            return attrs
+
+        @staticmethod
+        def to_filters(values: dict) -> dict:
+            """Validated query values as generation_list's keyword arguments."""
+            return {
+                "kind": None if values["type"] == "all" else values["type"],
+                "status": None if values["status"] == "all" else values["status"],
+                "model": values.get("model") or None,
+                "project": values.get("project") or None,
+                "starred": values.get("starred"),
+                "q": (values.get("q") or "").strip() or None,
+                "created_from": values.get("from"),
+                "created_to": values.get("to"),
+            }
 
     @extend_schema(
         operation_id="users_generations",
         tags=["users"],
         parameters=[FilterSerializer],
-        responses={200: GenerationListOutput, **errors(401)},
-        summary="The user's generations, newest first, with the seed's pagination block.",
+        responses={200: GenerationListOutput, **errors(401, 404)},
+        summary="The user's generations, newest first, filtered, with the seed's pagination block.",
     )
     def get(self, request):
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        generations = generation_list(
-            user=request.user,
-            kind=None if values["type"] == "all" else values["type"],
-            status=None if values["status"] == "all" else values["status"],
-        )
+        generations = generation_list(user=request.user, **query.to_filters(values))
         page = paginate(generations, page=values["page"], limit=values["limit"])
         return Response(
             {

@@ -131,3 +131,19 @@ class WebhookDetailApi(APIView):
     def delete(self, request, webhook_id: str):
         services.webhook_delete(user=request.user, webhook_id=webhook_id)
         return Response({"message": "Webhook deleted"})
+
+
+class WebhookRedeliverApi(APIView):
+    @extend_schema(
+        operation_id="webhooks_redeliver",
+        tags=["webhooks"],
+        request=None,
+        responses={202: DeliveryOutput, **errors(401, 404)},
+        summary="Send a delivery's event again: a new delivery with the same payload, signed anew.",
+    )
+    def post(self, request, webhook_id: str, delivery_id: str):
+        delivery = services.delivery_redeliver(
+            user=request.user, webhook_id=webhook_id, delivery_id=delivery_id
+        )
+        delivery.last_status_code = delivery.last_error = None  # no attempt yet
+        return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -1,5 +1,5 @@
 """The studio's models: jobs (generations and operations), assets and projects, styles,
-webhooks."""
+webhooks, and the landing page's samples."""
 
 from studio.models.assets import Asset, AssetKind, Project, Style, new_id
 from studio.models.generations import (
@@ -11,6 +11,7 @@ from studio.models.generations import (
     Status,
     new_generation_id,
 )
+from studio.models.samples import Sample
 from studio.models.webhooks import (
     DeliveryStatus,
     Webhook,
@@ -29,6 +30,7 @@ __all__ = [
     "Generation",
     "Kind",
     "Project",
+    "Sample",
     "Status",
     "Style",
     "Webhook",

@@ -95,6 +95,7 @@ class Generation(models.Model):
     generation_time = models.FloatField(null=True, blank=True)  # seconds in the provider
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=32, blank=True)
+    starred = models.BooleanField(default=False, help_text="Marked by its owner as a favourite.")
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from studio import imaging, storage
 from studio.engine import AllProvidersFailed, Attempt, run_chain
+from studio.events import job_published, progress_published
 from studio.models import Asset, AssetKind, Generation, Kind, Status, new_id
 from studio.providers.base import Cancelled, ImageRequest, Output, VideoRequest
 from studio.services.generations import (
@@ -48,6 +49,7 @@ class ProgressReporter:
 
     def __init__(self, generation: Generation, worker: str, *, start: int = 0, span: int = 95):
         self.generation_id, self.worker = generation.pk, worker
+        self.attempts, self.started_at = generation.attempts, generation.started_at
         self.start, self.span = start, span
         self._last_written, self._last_at = 0, time.monotonic()
 
@@ -81,6 +83,12 @@ class ProgressReporter:
         ).update(progress=overall, lease_until=lease)
         if not still_mine:
             raise Cancelled(self.generation_id)
+        progress_published(
+            generation_id=self.generation_id,
+            progress=overall,
+            attempts=self.attempts,
+            started_at=self.started_at,
+        )
 
 
 class LeaseKeeper:
@@ -347,4 +355,5 @@ def _complete(generation: Generation, worker: str, files: list[dict], attempts: 
         _outputs_as_assets(generation, files)
         operation_complete(generation, files)
         _emit(generation, "generation.completed")
+        job_published(generation)
     return True

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from core.exceptions import Conflict, IdempotencyConflict, NotFound
 from studio import storage
+from studio.events import job_published
 from studio.models import (
     ACTIVE,
     Asset,
@@ -229,6 +230,7 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
     if connection.vendor == "postgresql":
         claimed = _claim_returning(generation_id, worker, now, lease)
         if claimed is not None:
+            job_published(claimed)
             return claimed
     else:
         claimable = Q(status=Status.QUEUED) | Q(status=Status.GENERATING, lease_until__lt=now)
@@ -245,7 +247,9 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
             )
         )
         if updated:
-            return Generation.objects.select_related("hold").get(pk=generation_id)
+            claimed = Generation.objects.select_related("hold").get(pk=generation_id)
+            job_published(claimed)
+            return claimed
     current = Generation.objects.filter(pk=generation_id).select_related("hold").first()
     if current is None or current.status not in ACTIVE:
         return None  # deleted, finished, or cancelled: a late or duplicate message
@@ -325,6 +329,7 @@ def generation_fail(
             hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason=error[:500])
         generation.refresh_from_db()
         _emit(generation, "generation.failed")
+        job_published(generation)
     return True
 
 
@@ -349,6 +354,7 @@ def generation_cancel(*, user, generation_id: str) -> Generation:
         if generation.hold_id:
             hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason="Cancelled by user")
     generation.refresh_from_db()
+    job_published(generation)
     return generation
 
 
@@ -378,6 +384,14 @@ def generation_delete(*, user, generation_id: str) -> None:
             generation_cancel(user=user, generation_id=generation_id)
     storage.delete_prefix(generation.storage_prefix)
     Generation.objects.filter(pk=generation.pk).delete()
+
+
+def generation_star(*, user, generation_id: str, starred: bool) -> Generation:
+    """Mark (or unmark) a generation as a favourite; nothing else about it changes."""
+    generation = generation_get_for_user(user=user, generation_id=generation_id)
+    Generation.objects.filter(pk=generation.pk).update(starred=starred)
+    generation.starred = starred
+    return generation
 
 
 def generation_get_for_user(*, user, generation_id: str) -> Generation:

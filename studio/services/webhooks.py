@@ -305,6 +305,29 @@ def webhooks_emit(*, user, event: str, data: dict | Callable[[], dict]) -> list[
     return deliveries
 
 
+def delivery_redeliver(*, user, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+    """Send an event again as a new delivery (its own id, attempts and log), with the same
+    payload and the same signature scheme; the original's record stays as it was."""
+    from studio.tasks import deliver_webhook
+
+    original = (
+        WebhookDelivery.objects.select_related("webhook")
+        .filter(pk=delivery_id, webhook_id=webhook_id, webhook__user=user)
+        .first()
+    )
+    if original is None:
+        raise NotFound("Delivery not found")
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            id="msg_" + secrets.token_hex(12),
+            webhook=original.webhook,
+            event=original.event,
+            payload=original.payload,
+        )
+        transaction.on_commit(partial(deliver_webhook.send, delivery.id), robust=True)
+    return delivery
+
+
 def _finish(delivery_id: str, status: str) -> None:
     fields = {"status": status}
     if status == DeliveryStatus.DELIVERED:

@@ -40,6 +40,11 @@ class Endpoint:
     zero_ok: tuple[str, ...] = ()  # integer fields for which 0 is a valid value
 
     @property
+    def first_field(self) -> str:
+        """A field to carry a broken value: the first string field, else the first required."""
+        return (self.strings or self.required)[0]
+
+    @property
     def url(self) -> str:
         return f"/api/v1/{self.path}"
 
@@ -182,6 +187,21 @@ GENERATIONS = Endpoint("GET", "users/generations", "user", {})
 GENERATION = Endpoint("GET", "studio/generation/img_0_0000000000000000", "user", {})
 
 
+GENERATION_STAR = Endpoint(
+    "PATCH",
+    "studio/generation/img_0_0000000000000000",
+    "user",
+    {"starred": True},
+    required=("starred",),
+)
+
+
+GENERATION_EVENTS = Endpoint("GET", "studio/generation/img_0_0000000000000000/events", "user", {})
+
+
+WEBHOOK_REDELIVER = Endpoint("POST", "webhooks/wh_0/deliveries/msg_0/redeliver", "user", {})
+
+
 GENERATION_CANCEL = Endpoint("POST", "studio/generation/img_0_0000000000000000/cancel", "user", {})
 
 
@@ -311,6 +331,7 @@ STYLES = Endpoint("GET", "studio/styles", "user", {})
 
 
 WITH_BODY = [
+    GENERATION_STAR,
     REGISTER,
     LOGIN,
     REFRESH,
@@ -336,6 +357,9 @@ WITH_BODY = [
 
 
 AUTHENTICATED = [
+    GENERATION_STAR,
+    GENERATION_EVENTS,
+    WEBHOOK_REDELIVER,
     PASSWORD_CHANGE,
     PROFILE_GET,
     PROFILE_UPDATE,

@@ -126,7 +126,7 @@ def test_a_one_megabyte_string_is_400_naming_the_field(send, endpoint, field):
 
 @pytest.mark.parametrize("endpoint", WITH_BODY, ids=ids)
 def test_a_body_over_the_upload_limit_is_413_or_400(send, endpoint, settings):
-    field = endpoint.strings[0]
+    field = endpoint.first_field
     data = with_field(endpoint, field, "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     assert len(data) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     body = assert_error(send(endpoint, data))
@@ -159,7 +159,7 @@ INVALID_UTF8 = {
 @pytest.mark.parametrize("endpoint", WITH_BODY, ids=ids)
 @pytest.mark.parametrize("raw", list(INVALID_UTF8))
 def test_invalid_utf8_in_the_body_is_400(send, endpoint, raw):
-    data = b'{"' + endpoint.strings[0].encode() + b'": "a' + INVALID_UTF8[raw] + b'b"}'
+    data = b'{"' + endpoint.first_field.encode() + b'": "a' + INVALID_UTF8[raw] + b'b"}'
     assert_error(send(endpoint, data), 400, "INVALID_REQUEST")
 
 
@@ -171,7 +171,7 @@ def test_malformed_json_is_400(send, endpoint, malformed):
 
 @pytest.mark.parametrize("endpoint", WITH_BODY, ids=ids)
 def test_a_deeply_nested_field_value_is_400(send, endpoint):
-    field = endpoint.strings[0].encode()
+    field = endpoint.first_field.encode()
     data = b'{"' + field + b'": ' + b"[" * DEPTH + b"]" * DEPTH + b"}"
     assert_error(send(endpoint, data), 400, "INVALID_REQUEST")
 

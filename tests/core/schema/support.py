@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts import apis as accounts_apis
 from core.apis import HealthApi
 from studio.apis import assets as assets_apis
+from studio.apis import events as events_apis
 from studio.apis import generations as generations_apis
 from studio.apis import operations as operations_apis
 from studio.apis import projects as projects_apis
@@ -132,6 +133,18 @@ CONTRACT = {
         generations_apis.GenerationOutput,
         True,
     ),
+    ("/api/v1/studio/generation/{generation_id}", "patch"): (
+        generations_apis.GenerationDetailApi.UpdateSerializer,
+        "200",
+        generations_apis.GenerationOutput,
+        True,
+    ),
+    ("/api/v1/studio/generation/{generation_id}/events", "get"): (
+        None,
+        "200",
+        events_apis.ProgressEventOutput,
+        True,
+    ),
     ("/api/v1/studio/generation/{generation_id}/cancel", "post"): (
         None,
         "200",
@@ -173,6 +186,12 @@ CONTRACT = {
         None,
         "200",
         accounts_apis.MessageSerializer,
+        True,
+    ),
+    ("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "post"): (
+        None,
+        "202",
+        webhooks_apis.DeliveryOutput,
         True,
     ),
     ("/api/v1/assets", "get"): (None, "200", assets_apis.AssetListOutput, True),
@@ -311,6 +330,10 @@ def resolve(schema: dict, node: dict) -> dict:
 
 # Request bodies that are not JSON.
 MEDIA_TYPES = {("/api/v1/assets/upload", "post"): "multipart/form-data"}
+# Successful responses that are not JSON.
+RESPONSE_MEDIA_TYPES = {
+    ("/api/v1/studio/generation/{generation_id}/events", "get"): "text/event-stream"
+}
 
 
 def json_schema_of(schema: dict, holder: dict, media_type: str = "application/json") -> dict:

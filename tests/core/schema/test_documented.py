@@ -16,6 +16,7 @@ from tests.core.schema.support import (
     MEDIA_TYPES,
     NEEDS_TOKEN,
     OPERATIONS,
+    RESPONSE_MEDIA_TYPES,
     SCHEMA_URL,
     WITH_BODY,
     api_operations,
@@ -98,7 +99,8 @@ def test_the_success_response_documents_what_the_view_returns(schema, op):
     if output is None:  # a redirect
         assert "content" not in responses[status], responses[status]
         return
-    body = json_schema_of(schema, responses[status])
+    media_type = RESPONSE_MEDIA_TYPES.get(op, "application/json")
+    body = json_schema_of(schema, responses[status], media_type)
     assert set(body.get("properties", {})) == set(output().fields), body
 
 

@@ -6,17 +6,7 @@ off."""
 import dramatiq
 import pytest
 
-from tests.studio.webhooks.support import QUEUE, Receiver
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.release.set()
-    receiver.server.shutdown()
-    receiver.server.server_close()
+from tests.studio.webhooks.support import QUEUE, receiver  # noqa: F401 (a fixture)
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from studio.models import Webhook, WebhookAttempt
 from studio.services.webhooks import (
     webhook_create,
@@ -99,3 +101,14 @@ def attempts_of(delivery_id: str) -> list[tuple[int | None, str]]:
 
 
 QUEUE = deliver_webhook.queue_name
+
+
+@pytest.fixture
+def receiver():
+    """A running Receiver for one test (import it where a test module needs it)."""
+    receiver = Receiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.release.set()
+    receiver.server.shutdown()
+    receiver.server.server_close()

@@ -1,0 +1,74 @@
+// Small shared pieces of the pages: toasts, confirmations, the header's credit count.
+
+import { get } from "./api.js";
+
+const ICONS = document.querySelector('meta[name="cf-icons"]')?.content || "";
+const icon = (name, cls = "icon") =>
+  `<svg class="${cls}" aria-hidden="true"><use href="${ICONS}#${name}"></use></svg>`;
+export { icon };
+
+export function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+export function toast(message, kind = "info") {
+  const region = document.getElementById("toasts");
+  if (!region) return;
+  const item = document.createElement("div");
+  item.className = `toast ${kind}`;
+  item.setAttribute("role", kind === "error" ? "alert" : "status");
+  const glyph = kind === "error" ? "triangle-alert" : kind === "success" ? "circle-check" : "info";
+  item.innerHTML = `${icon(glyph)}<div class="grow">${escapeHtml(message)}</div>
+    <button type="button" class="btn btn-ghost btn-icon btn-sm" aria-label="Dismiss">${icon("x", "icon icon-sm")}</button>`;
+  item.querySelector("button").addEventListener("click", () => item.remove());
+  region.append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 9000 : 4500);
+}
+
+/** A modal confirmation; resolves true when confirmed. Uses the page's shared <dialog>. */
+export function confirmDialog({ title, body = "", confirm = "Confirm", danger = false, extra = "" }) {
+  const dialog = document.getElementById("confirm-dialog");
+  dialog.querySelector("h2").textContent = title;
+  dialog.querySelector("[data-body]").textContent = body;
+  dialog.querySelector("[data-extra]").innerHTML = extra;
+  const ok = dialog.querySelector("[data-ok]");
+  ok.textContent = confirm;
+  ok.className = danger ? "btn btn-danger-solid" : "btn btn-primary";
+  return new Promise((resolve) => {
+    const done = (value) => {
+      dialog.removeEventListener("close", onClose);
+      ok.removeEventListener("click", onOk);
+      resolve(value);
+    };
+    const onOk = () => { dialog.returnValue = "ok"; dialog.close(); };
+    const onClose = () => done(dialog.returnValue === "ok" ? dialog : false);
+    dialog.returnValue = "";
+    ok.addEventListener("click", onOk);
+    dialog.addEventListener("close", onClose);
+    dialog.showModal();
+    ok.focus();
+  });
+}
+
+/** Re-read the balance for the header pill (after a job was accepted or finished). */
+export async function refreshCredits() {
+  const pill = document.querySelector("[data-credits]");
+  if (!pill) return null;
+  try {
+    const tokens = await get("/api/v1/tokens?limit=1");
+    pill.querySelector("[data-credits-value]").textContent = tokens.available.toLocaleString();
+    document.dispatchEvent(new CustomEvent("credits:changed", { detail: tokens }));
+    return tokens;
+  } catch (e) {
+    return null;
+  }
+}
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast("Copied to the clipboard", "success");
+  } catch (e) {
+    toast("Could not copy; select the text and copy it yourself.", "error");
+  }
+}

@@ -1,0 +1,76 @@
+"""GET /studio/generation/<id>/events: the job's progress as Server-Sent Events."""
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from core.schema import errors
+from studio import streams
+from studio.events import TERMINAL_SEQUENCE, sequence
+from studio.services.generations import generation_get_for_user
+
+
+class ProgressEventOutput(serializers.Serializer):
+    """`data` of a `progress` event; `completed`, `failed` and `cancelled` carry the body of
+    GET /studio/generation/<id> instead."""
+
+    id = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    stage = serializers.CharField(help_text="queued, starting, generating, saving")
+    label = serializers.CharField(help_text="The stage in words, for people.")
+    estimated_remaining = serializers.IntegerField(help_text="Seconds.")
+
+
+class GenerationEventsApi(APIView):
+    # Errors (404, 401) answer in the JSON error format whatever the Accept header asks for;
+    # the stream itself is not a DRF response.
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="studio_generation_events",
+        tags=["studio"],
+        parameters=[
+            OpenApiParameter(
+                "Last-Event-ID",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Resume: the id of the last event received (EventSource sends it "
+                "when it reconnects); only newer states are sent.",
+            )
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                ProgressEventOutput,
+                description="`progress` events (this data), then one of `completed`, `failed`, "
+                "`cancelled` with the generation's body; each has an `id:`. A `: heartbeat` "
+                "comment every 15 s. The stream ends after the final event.",
+            ),
+            **errors(401, 404),
+        },
+        summary="Live progress of a generation or operation, as Server-Sent Events.",
+    )
+    def get(self, request, generation_id: str):
+        generation = generation_get_for_user(user=request.user, generation_id=generation_id)
+        last_seen = streams.last_event_id(request)
+        current = sequence(generation.status, generation.attempts, generation.progress)
+        if current == TERMINAL_SEQUENCE and last_seen >= TERMINAL_SEQUENCE:
+            # The client has the final event: 204 tells EventSource to stop reconnecting.
+            return HttpResponse(status=204)
+        response = StreamingHttpResponse(
+            streams.job_events(
+                generation_id=generation.pk,
+                user_id=request.user.pk,
+                request=request._request,
+                last_seen=last_seen,
+            ),
+            content_type="text/event-stream; charset=utf-8",
+        )
+        response["Cache-Control"] = "no-cache, no-transform"
+        response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+        return response

@@ -1,0 +1,90 @@
+"""Helpers of the browser tests: sign in, page checks (title, labels, axe-core), screenshots."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.factories import PASSWORD
+from tests.fakes.processes import ROOT
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# Every browser test module: `pytestmark = BROWSER`. (conftest.py gives each test a
+# transactional database with a serialized rollback: the site's processes see its rows.)
+BROWSER = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def sign_in(page, site, user, password: str = PASSWORD) -> None:
+    """Through the login form, as a person would."""
+    page.goto(site.url("/login/"))
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/studio/$"))
+
+
+def screenshot(page, name: str) -> Path:
+    """tests/artifacts/<name>-<desktop|phone>-<light|dark>.png (git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"]
+    scheme = page.evaluate("document.documentElement.dataset.theme")
+    path = ARTIFACTS / f"{name}-{'phone' if width <= 480 else 'desktop'}-{scheme}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # a sticky header belongs at the top of the shot
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page) -> list[dict]:
+    """Serious and critical axe-core violations on the page as it is now. axe runs through
+    the DevTools protocol, which the page's Content-Security-Policy does not apply to."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"][:5]],
+        }
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def unlabelled_controls(page) -> list[str]:
+    """Form controls with no accessible name (label, aria-label, aria-labelledby)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
+            .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                            && !el.getAttribute('aria-labelledby') && !el.title)
+            .map((el) => el.outerHTML.slice(0, 120))"""
+    )
+
+
+def horizontal_overflow(page) -> int:
+    """How many pixels the page is wider than the viewport (0: no horizontal scroll)."""
+    return page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - "
+        "document.documentElement.clientWidth"
+    )
+
+
+def check_page(page) -> None:
+    """A title, labelled controls, and no serious or critical accessibility violations."""
+    title = page.title()
+    assert title and "CraftFrame" in title, title
+    assert unlabelled_controls(page) == []
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
+def set_theme(page, theme: str) -> None:
+    page.evaluate(f"localStorage.setItem('cf-theme', '{theme}')")
+    page.reload()
+    page.wait_for_load_state("networkidle")
