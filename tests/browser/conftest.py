@@ -127,15 +127,22 @@ def site(django_db_setup, django_db_blocker, s3, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(chromium):
+def browser(chromium, django_db_setup):
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on the test's thread (driven through
     # greenlets, never while the test itself runs), which Django would take for async code
     # calling the ORM.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
+    # With that loop "running", Django's per-thread connections are looked up in a context
+    # variable instead: new connection objects, without the snapshot the serialized rollback
+    # restores (a flush would then re-create content types under new ids, and the site's
+    # processes would go on using the old ones). The test thread keeps its own connections.
+    own = {alias: connections[alias] for alias in connections}
     with sync_playwright() as playwright:
+        for alias, connection in own.items():
+            connections[alias] = connection
         instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
@@ -245,3 +252,16 @@ def new_page(browser, site, watch):
     for context in contexts:
         context.close()
     assert watch.problems == [], watch.report(site)
+
+
+@pytest.fixture(autouse=True)
+def _snapshot_in_reach(request):
+    """Fail at once, not two tests later, when the serialized rollback cannot see its
+    snapshot (see `browser`)."""
+    from django.db import connections
+
+    if "browser" in request.fixturenames:
+        request.getfixturevalue("browser")
+        assert hasattr(connections["default"], "_test_serialized_contents"), (
+            "the browser tests' connection lacks the serialized rollback's snapshot"
+        )
