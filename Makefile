@@ -71,6 +71,8 @@ bench: setup
 		--clients 16 --think 1.0
 	$(BIN)/python bench/local_provider_bench.py
 	$(BIN)/python bench/operations_bench.py
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" $(BIN)/python bench/sse_bench.py
 
 clean:
 	rm -rf $(VENV) $(CURDIR)/var

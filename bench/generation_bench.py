@@ -84,29 +84,36 @@ def start_worker(env: dict, processes: int, threads: int, queue: str) -> subproc
     return worker
 
 
-def run_clients(clients: int, per_client: int, work) -> tuple[list, float]:
-    """`clients` threads each calling work(client, i) per_client times; results and seconds."""
-    results: list = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
-
-    def loop(client: int) -> None:
-        from django.db import connection
-
-        barrier.wait()
-        mine = [work(client, i) for i in range(per_client)]
-        connection.close()
-        with lock:
-            results.extend(mine)
-
-    pool = [threading.Thread(target=loop, args=(c,)) for c in range(clients)]
+def together(count: int, body) -> float:
+    """`count` threads running body(i, start), where start() waits until all are ready;
+    the seconds from the moment they all started until the last ended."""
+    barrier = threading.Barrier(count + 1)
+    pool = [threading.Thread(target=body, args=(i, barrier.wait)) for i in range(count)]
     for thread in pool:
         thread.start()
     barrier.wait()
     started = time.perf_counter()
     for thread in pool:
         thread.join()
-    return results, time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def run_clients(clients: int, per_client: int, work) -> tuple[list, float]:
+    """`clients` threads each calling work(client, i) per_client times; results and seconds."""
+    results: list = []
+    lock = threading.Lock()
+
+    def loop(client: int, start) -> None:
+        from django.db import connection
+
+        start()
+        mine = [work(client, i) for i in range(per_client)]
+        connection.close()
+        with lock:
+            results.extend(mine)
+
+    seconds = together(clients, loop)
+    return results, seconds
 
 
 def ceiling(clients: int, per_client: int, namespace: str) -> tuple[list[float], float]:

@@ -161,7 +161,7 @@ class _LoopListener:
                 subscription.queue.put_nowait(data)
 
     async def _resubscribe(self) -> None:
-        await self._pubsub.reset()
+        await self._pubsub.aclose()
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         if self._subscribers:
             await self._pubsub.subscribe(*self._subscribers)

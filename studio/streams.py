@@ -1,7 +1,8 @@
 """Server-Sent Events for one job: `progress` while it runs, then one of `completed`, `failed`
 or `cancelled` with the body of GET /studio/generation/<id>, and the stream ends.
 
-The stream runs in the ASGI server's event loop and holds no thread: it subscribes to the
+The stream runs in the ASGI server's event loop, sent after Django has finished its request
+(core.asgi), so it holds no thread and no database connection while it waits: it subscribes to the
 job's channel (studio.events) *before* reading the row, so no change can slip between the
 two; after that it reads the database only to render the final body, when its notifications
 may have been lost (a resync), and every SSE_RECONCILE seconds as a safety net.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 from core import events
 from studio import presenters
@@ -121,8 +122,16 @@ def load(generation_id: str, user_id, request) -> Job | None:
             job.body = presenters.generation_detail(generation, chain, request)
         return job
     finally:
-        # Streams are long and many: never keep a connection between their rare reads.
-        close_old_connections()
+        release_connections()
+
+
+def release_connections() -> None:
+    """Hand this thread's database connections back (to the pool, or closed). Streams are
+    long and many: one that kept a connection between its rare reads would run a pool dry at
+    its size, or PostgreSQL at max_connections, with idle streams."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:  # a test's transaction: not ours to end
+            connection.close()
 
 
 _load = sync_to_async(load, thread_sensitive=False)

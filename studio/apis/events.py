@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from core.asgi import hand_off
 from core.schema import errors
 from studio import streams
 from studio.events import TERMINAL_SEQUENCE, sequence
@@ -62,15 +63,22 @@ class GenerationEventsApi(APIView):
         if current == TERMINAL_SEQUENCE and last_seen >= TERMINAL_SEQUENCE:
             # The client has the final event: 204 tells EventSource to stop reconnecting.
             return HttpResponse(status=204)
-        response = StreamingHttpResponse(
-            streams.job_events(
+
+        def body():
+            return streams.job_events(
                 generation_id=generation.pk,
                 user_id=request.user.pk,
                 request=request._request,
                 last_seen=last_seen,
-            ),
-            content_type="text/event-stream; charset=utf-8",
-        )
+            )
+
+        content_type = "text/event-stream; charset=utf-8"
+        if hand_off(request._request, body):
+            # Sent once Django is done with the request: no thread, no connection held.
+            response = HttpResponse(content_type=content_type)
+        else:  # WSGI, the test client: the stream keeps the request (and its thread) open
+            streams.release_connections()
+            response = StreamingHttpResponse(body(), content_type=content_type)
         response["Cache-Control"] = "no-cache, no-transform"
         response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
         return response

@@ -19,6 +19,7 @@ from asgiref.sync import async_to_sync
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
+from core.asgi import HandoffApplication
 from studio.providers.base import Output, ProviderError
 from studio.providers.instant import png_of_size
 
@@ -127,7 +128,16 @@ class AsgiGet:
     The thread enters the application through async_to_sync, so the view's thread-sensitive
     code runs on that thread, which closes its database connections when the request ends."""
 
-    def __init__(self, path: str, headers: dict[str, str] | None = None, query: str = ""):
+    def __init__(
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        handoff: bool = True,
+    ):
+        # As config.asgi serves it (long bodies handed off, core.asgi), or Django's handler
+        # alone (the view then streams in its response).
+        self._application = HandoffApplication(ASGIHandler()) if handoff else ASGIHandler()
         self.status_code: int | None = None
         self.headers: dict[str, str] = {}
         self.error: BaseException | None = None
@@ -198,7 +208,7 @@ class AsgiGet:
                     self._chunks.put(_END)
 
         try:
-            await ASGIHandler()(self._scope, receive, send)
+            await self._application(self._scope, receive, send)
         finally:
             pool.shutdown(wait=True)
 

@@ -106,11 +106,13 @@ def _no_subscriber_left():
     assert events.hub().subscriber_count() == 0, "a stream left its subscription behind"
 
 
-def stream(generation_id: str, headers: dict[str, str], last: int | None = None) -> AsgiGet:
+def stream(
+    generation_id: str, headers: dict[str, str], last: int | None = None, handoff: bool = True
+) -> AsgiGet:
     headers = {"Accept": "text/event-stream", **headers}
     if last is not None:
         headers["Last-Event-ID"] = str(last)
-    return AsgiGet(EVENTS.format(generation_id), headers)
+    return AsgiGet(EVENTS.format(generation_id), headers, handoff=handoff)
 
 
 def detail(generation_id: str, headers: dict[str, str]) -> dict:
@@ -146,10 +148,11 @@ def progress(frame, *, id: int, status: str, percent: int, stage: str) -> None:
 # --- The stream of one job -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("handoff", [True, False], ids=["handed-off", "streamed-by-django"])
 def test_each_state_change_is_an_event_then_the_final_body_and_the_stream_ends(
-    bearer, job_id, provider, jobs
+    bearer, job_id, provider, jobs, handoff
 ):
-    response = stream(job_id, bearer)
+    response = stream(job_id, bearer, handoff=handoff)
     opened(response)
     queued = response.next_frame()
     progress(queued, id=0, status="queued", percent=0, stage="queued")
@@ -323,10 +326,11 @@ def test_a_session_cookie_opens_the_stream_as_a_bearer_token_does(owner, bearer,
     browser.force_login(owner)
     cookie = {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"}
     for headers in (cookie, bearer):
-        response = stream(job_id, headers)
-        opened(response)
-        assert response.next_event().data["id"] == job_id
-        response.disconnect()
+        for handoff in (True, False):
+            response = stream(job_id, headers, handoff=handoff)
+            opened(response)
+            assert response.next_event().data["id"] == job_id
+            response.disconnect()
 
 
 def test_another_users_or_an_unknown_job_is_404_in_the_error_format_before_any_stream(
