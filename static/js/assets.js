@@ -5,8 +5,8 @@
 
 import { api, ApiError, del, explain, post } from "./api.js";
 import { clearErrors } from "./forms.js";
-import { follow, isFinished } from "./jobs.js";
-import { confirmDialog, escapeHtml, icon, refreshCredits, toast } from "./ui.js";
+import { setupOperations } from "./operations.js";
+import { confirmDialog, escapeHtml, icon, localDates, toast } from "./ui.js";
 
 const dataNode = document.getElementById("assets-data");
 const data = dataNode ? JSON.parse(dataNode.textContent) : {};
@@ -30,19 +30,6 @@ function showFlash() {
     sessionStorage.removeItem(FLASH);
   } catch (e) { /* private mode */ }
   if (message) toast(message, "success");
-}
-
-// --- Dates in tiles and cards: the visitor's own day, short ----------------------------------
-
-function localDates(root = document) {
-  const short = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
-  const long = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-  root.querySelectorAll("time[data-local-date]").forEach((el) => {
-    const date = new Date(el.getAttribute("datetime"));
-    if (Number.isNaN(date.getTime())) return;
-    el.textContent = short.format(date);
-    el.title = long.format(date);
-  });
 }
 
 // --- The count over a grid ("12 assets") ----------------------------------------------------
@@ -173,7 +160,10 @@ function setupUploader(uploader) {
   const zone = uploader.querySelector("[data-dropzone]");
   const input = uploader.querySelector("[data-upload-input]");
   let busy = Promise.resolve();
-  const send = (files) => { busy = busy.then(() => uploadFiles(uploader, [...files])); };
+  const send = (files) => {
+    const picked = [...files]; // now: the input's FileList empties when it is reset below
+    busy = busy.then(() => uploadFiles(uploader, picked));
+  };
   input.addEventListener("change", () => {
     send(input.files);
     input.value = ""; // the same file may be picked again after a fix
@@ -433,80 +423,6 @@ function setupAssetForms(detail) {
   });
 }
 
-function operationRow(op) {
-  const row = document.createElement("li");
-  row.className = "op-job";
-  row.dataset.status = "queued";
-  row.dataset.progressLog = "";
-  row.innerHTML = `
-    <div class="op-thumb" data-thumb><span class="spinner" aria-hidden="true"></span></div>
-    <div class="grow">
-      <div class="op-name">${escapeHtml(op.label)}</div>
-      <progress max="100" value="0" aria-label="Progress of ${escapeHtml(op.label)}"></progress>
-      <div class="op-stage"><span data-label>Waiting for a worker</span> · <span data-percent>0%</span></div>
-    </div>
-    <div data-open></div>`;
-  return row;
-}
-
-function finishOperation(row, op, job) {
-  row.dataset.status = job.status;
-  row.querySelector("progress")?.remove();
-  const stage = row.querySelector(".op-stage");
-  const result = `/gallery/${encodeURIComponent(job.id)}/`;
-  if (job.status === "completed") {
-    const file = (job.files || [])[0] || {};
-    // An SVG is shown as itself; other results by their thumbnail.
-    const src = file.content_type === "image/svg+xml" ? file.url : file.thumbnail_url || file.url;
-    row.querySelector("[data-thumb]").innerHTML = `<img src="${escapeHtml(src)}" alt="Result of ${escapeHtml(op.label)}" width="48" height="48" data-content-type="${escapeHtml(file.content_type || "")}">`;
-    stage.textContent = file.width ? `Done · ${file.width} ${TIMES} ${file.height}` : "Done";
-    row.querySelector("[data-open]").innerHTML = `<a class="btn btn-sm" href="${result}">${icon("external-link")}Open</a>`;
-  } else {
-    row.querySelector("[data-thumb]").innerHTML = icon("ban");
-    stage.textContent = `${job.status === "failed" ? "Did not work out" : "Cancelled"}${job.error ? `: ${job.error}` : ""}. The credits were given back.`;
-    row.querySelector("[data-open]").innerHTML = `<a class="btn btn-sm btn-ghost" href="${result}">Details</a>`;
-  }
-}
-
-async function startOperation(button) {
-  const op = data.operations[Number(button.dataset.operation)];
-  const problem = document.querySelector("[data-op-error]");
-  problem.textContent = "";
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    const body = { source: data.id, ...(data.project ? { project: data.project } : {}), ...(op.body || {}) };
-    const accepted = await post(`/api/v1/studio/${op.path}`, body);
-    const row = operationRow(op);
-    row.dataset.job = accepted.id;
-    document.getElementById("op-jobs").prepend(row);
-    refreshCredits();
-    follow(accepted.id, {
-      onUpdate: (job, via) => {
-        // What arrived and how, for people who want to know (and for the tests).
-        row.dataset.via = via || "";
-        row.dataset.progressLog += (row.dataset.progressLog ? "," : "") + (job.progress || 0);
-        if (isFinished(job.status)) return;
-        row.dataset.status = job.status;
-        const percent = Math.max(0, Math.min(100, job.progress || 0));
-        row.querySelector("progress").value = percent;
-        row.querySelector("[data-percent]").textContent = `${percent}%`;
-        if (job.label) row.querySelector("[data-label]").textContent = job.label;
-      },
-      onDone: (job) => {
-        finishOperation(row, op, job);
-        refreshCredits();
-      },
-      onGone: () => row.remove(),
-    });
-  } catch (error) {
-    problem.textContent = explain(error);
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
-}
-
 // --- Start -----------------------------------------------------------------------------------
 
 showFlash();
@@ -517,8 +433,10 @@ setupProjectDialog();
 const detail = document.querySelector("[data-asset-detail]");
 if (detail) {
   setupAssetForms(detail);
-  detail.addEventListener("click", (event) => {
-    const button = event.target.closest("[data-operation]");
-    if (button && !button.disabled) startOperation(button);
+  // Results are filed where their source is, so a board keeps what came of it.
+  setupOperations(detail.querySelector("[data-operations]"), {
+    source: data.id,
+    operations: data.operations,
+    project: () => data.project,
   });
 }

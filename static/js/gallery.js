@@ -2,14 +2,14 @@
 // a generation's page (star, move, operations each followed to its result, live progress of
 // the job itself). Every change goes through the API; the pages only show what it answers.
 
-import { api, explain, post } from "./api.js";
+import { api, explain } from "./api.js";
 import { follow, isFinished } from "./jobs.js";
-import { escapeHtml, icon, refreshCredits, toast } from "./ui.js";
+import { setupOperations } from "./operations.js";
+import { escapeHtml, icon, localDates, toast } from "./ui.js";
 
 const dataNode = document.getElementById("gallery-data");
 const data = dataNode ? JSON.parse(dataNode.textContent) : {};
 const generationPath = (id) => `/api/v1/studio/generation/${encodeURIComponent(id)}`;
-const detailUrl = (id) => `/gallery/${encodeURIComponent(id)}/`;
 
 // --- Star / unstar (grid tiles and the detail page) ------------------------------------------
 
@@ -37,16 +37,7 @@ document.addEventListener("click", (event) => {
   if (button) toggleStar(button);
 });
 
-// --- Dates in the tiles: the visitor's own day, short ---------------------------------------
-
-const shortDate = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
-const longDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-document.querySelectorAll("time[data-local-date]").forEach((el) => {
-  const date = new Date(el.getAttribute("datetime"));
-  if (Number.isNaN(date.getTime())) return;
-  el.textContent = shortDate.format(date);
-  el.title = longDate.format(date);
-});
+localDates();
 
 // --- The filters: on a phone the selects fold behind a "Filters" button -------------------
 
@@ -207,77 +198,6 @@ function followThisJob() {
   });
 }
 
-function operationRow(op, accepted) {
-  const row = document.createElement("li");
-  row.className = "op-job";
-  row.dataset.job = accepted.id;
-  row.dataset.status = accepted.status;
-  row.dataset.progressLog = "";
-  row.innerHTML = `
-    <div class="op-thumb" data-thumb><span class="spinner" aria-hidden="true"></span></div>
-    <div class="grow">
-      <div class="op-name">${escapeHtml(op.label)}</div>
-      <progress max="100" value="0" aria-label="Progress of ${escapeHtml(op.label)}"></progress>
-      <div class="op-stage"><span data-label>Waiting for a worker</span> · <span data-percent>0%</span></div>
-    </div>
-    <div data-open></div>`;
-  return row;
-}
-
-function finishOperation(row, op, job) {
-  row.dataset.status = job.status;
-  const bar = row.querySelector("progress");
-  const stage = row.querySelector(".op-stage");
-  if (job.status === "completed") {
-    bar.remove();
-    const file = (job.files || [])[0] || {};
-    // An SVG is shown as itself; other results by their thumbnail.
-    const src = file.content_type === "image/svg+xml" ? file.url : file.thumbnail_url || file.url;
-    row.querySelector("[data-thumb]").innerHTML = `<img src="${escapeHtml(src)}" alt="Result of ${escapeHtml(op.label)}" width="48" height="48" data-content-type="${escapeHtml(file.content_type || "")}">`;
-    stage.textContent = file.width ? `Done · ${file.width} × ${file.height}` : "Done";
-    row.querySelector("[data-open]").innerHTML = `<a class="btn btn-sm" href="${detailUrl(job.id)}">${icon("external-link")}Open</a>`;
-  } else {
-    bar.remove();
-    row.querySelector("[data-thumb]").innerHTML = icon("ban");
-    stage.textContent = `${job.status === "failed" ? "Did not work out" : "Cancelled"}${job.error ? `: ${job.error}` : ""}. The credits were given back.`;
-    row.querySelector("[data-open]").innerHTML = `<a class="btn btn-sm btn-ghost" href="${detailUrl(job.id)}">Details</a>`;
-  }
-}
-
-async function startOperation(button) {
-  const op = data.operations[Number(button.dataset.operation)];
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    const accepted = await post(`/api/v1/studio/${op.path}`, { source: data.id, ...(op.body || {}) });
-    const row = operationRow(op, accepted);
-    document.getElementById("op-jobs").prepend(row);
-    refreshCredits();
-    follow(accepted.id, {
-      onUpdate: (job, via) => {
-        // What arrived, for people who want to know how it got there (and for the tests).
-        row.dataset.via = via || "";
-        row.dataset.progressLog += (row.dataset.progressLog ? "," : "") + (job.progress || 0);
-        if (isFinished(job.status)) return;
-        const percent = Math.max(0, Math.min(100, job.progress || 0));
-        row.querySelector("progress").value = percent;
-        row.querySelector("[data-percent]").textContent = `${percent}%`;
-        if (job.label) row.querySelector("[data-label]").textContent = job.label;
-      },
-      onDone: (job) => {
-        finishOperation(row, op, job);
-        refreshCredits();
-      },
-      onGone: () => row.remove(),
-    });
-  } catch (error) {
-    toast(explain(error), "error");
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
-}
-
 function setupMove() {
   const form = document.getElementById("move-form");
   if (!form) return;
@@ -298,8 +218,5 @@ function setupMove() {
 if (detail) {
   followThisJob();
   setupMove();
-  detail.addEventListener("click", (event) => {
-    const button = event.target.closest("[data-operation]");
-    if (button) startOperation(button);
-  });
+  setupOperations(detail.querySelector("[data-operations]"), { source: data.id, operations: data.operations });
 }

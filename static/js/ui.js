@@ -72,3 +72,16 @@ export async function copyText(text) {
     toast("Could not copy; select the text and copy it yourself.", "error");
   }
 }
+
+/** Dates (`<time data-local-date datetime=…>`) in the visitor's own day, short; the full date
+ * and time on hover. */
+export function localDates(root = document) {
+  const short = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+  const long = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  root.querySelectorAll("time[data-local-date]").forEach((el) => {
+    const date = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(date.getTime())) return;
+    el.textContent = short.format(date);
+    el.title = long.format(date);
+  });
+}

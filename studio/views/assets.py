@@ -20,11 +20,11 @@ from studio import presenters
 from studio.apis.assets import UNFILED, AssetListApi, asset_data
 from studio.apis.projects import DESCRIPTION_MAX, NAME_MAX, project_data
 from studio.labels import TIMES, next_steps
-from studio.models import ACTIVE, Asset, AssetKind, Generation, Kind
+from studio.models import Asset, AssetKind
 from studio.selectors import generation_list
 from studio.selectors_assets import asset_get, asset_list, project_get, project_list
 from studio.uploads import JPEG, PNG, WEBP, human_size
-from studio.views.gallery import title_of
+from studio.views.gallery import generation_tile
 
 PAGE_SIZE = 24
 PROJECTS_PAGE_SIZE = 18
@@ -54,7 +54,7 @@ def _query(serializer_class, request: HttpRequest, fields: tuple[str, ...]) -> t
 
 
 def _count(page, one: str, many: str) -> dict:
-    """"12 assets", "1 generation · page 2 of 3", with the words for the script's updates."""
+    """ "12 assets", "1 generation · page 2 of 3", with the words for the script's updates."""
     text = f"{page.total} {one if page.total == 1 else many}"
     if page.pages > 1:
         text += f" · page {page.page} of {page.pages}"
@@ -93,24 +93,6 @@ def asset_card(asset: Asset, request: HttpRequest, project_names: dict[str, str]
         created=asset.created_at,
     )
     return card
-
-
-def _generation_card(generation: Generation, request: HttpRequest) -> dict:
-    item = presenters.generation_item(generation, request)
-    item.update(
-        title=title_of(generation),
-        active=generation.status in ACTIVE,
-        progress=generation.progress,
-        label=presenters.stage(
-            kind=generation.kind,
-            operation=generation.operation,
-            status=generation.status,
-            progress=generation.progress,
-        )[1],
-        video=generation.kind == Kind.VIDEO,
-        type_label={"image": "Image", "video": "Video"}.get(generation.kind, "Operation"),
-    )
-    return item
 
 
 # --- Assets ----------------------------------------------------------------------------------
@@ -178,6 +160,10 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
             "asset": card,
             "projects": projects,
             "operations": operations,
+            "operations_note": (
+                f"Operations work on pictures ({_upload_rules()['formats']}); "
+                f"this file is {card['format']}."
+            ),
             "name_max": Asset._meta.get_field("name").max_length,
             "page_data": {
                 "id": asset.id,
@@ -273,7 +259,7 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
         page = paginate(
             generation_list(user=user, project=project.id), page=values["page"], limit=PAGE_SIZE
         )
-        cards = [_generation_card(generation, request) for generation in page.items]
+        cards = [generation_tile(generation, request) for generation in page.items]
     card = _project_card(project, {})
     return render(
         request,

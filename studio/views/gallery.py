@@ -68,7 +68,8 @@ def _read_filters(request: HttpRequest) -> tuple[dict, dict[str, str], int]:
     return Filters.to_filters(values), errors, values["page"]
 
 
-def _tile(generation: Generation, request: HttpRequest) -> dict:
+def generation_tile(generation: Generation, request: HttpRequest) -> dict:
+    """A generation as the API lists it, with what a tile of the gallery or a board shows."""
     item = presenters.generation_item(generation, request)
     item.update(
         title=title_of(generation),
@@ -96,7 +97,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     except NotFound:  # someone else's project id, as on the API
         raise Http404("no such project") from None
     page = paginate(generations, page=page_number, limit=PAGE_SIZE)
-    tiles = [_tile(g, request) for g in page.items]
+    tiles = [generation_tile(g, request) for g in page.items]
     applied = [key for key, value in filters.items() if value not in (None, "")]
     filtered = bool(applied)
     return render(

@@ -1,10 +1,13 @@
 """Helpers of the browser tests: sign in, page checks (title, labels, axe-core), screenshots."""
 
 import re
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
+from studio.models import Status
 from tests.factories import PASSWORD
 from tests.fakes.processes import ROOT
 
@@ -77,6 +80,8 @@ def horizontal_overflow(page) -> int:
 
 def check_page(page) -> None:
     """A title, labelled controls, and no serious or critical accessibility violations."""
+    # Judged as it rests: a tile fading in is not yet at its final contrast.
+    page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished.catch(() => {})))")
     title = page.title()
     assert title and "CraftFrame" in title, title
     assert unlabelled_controls(page) == []
@@ -88,3 +93,53 @@ def set_theme(page, theme: str) -> None:
     page.evaluate(f"localStorage.setItem('cf-theme', '{theme}')")
     page.reload()
     page.wait_for_load_state("networkidle")
+
+
+FINISHED = {Status.COMPLETED, Status.FAILED, Status.CANCELLED}
+
+
+class SiteApi:
+    """The site's own API over HTTP, as `user` with a JWT: jobs are queued by the server
+    process, so the site's worker runs them whatever broker namespace it listens on."""
+
+    def __init__(self, site, user):
+        self.site = site
+        self.base = site.url("/api/v1")
+        self.http = requests.Session()
+        response = self.http.post(
+            f"{self.base}/auth/login", json={"email": user.email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
+
+    def call(self, method: str, path: str, body: dict | None = None, status: int = 200) -> dict:
+        response = self.http.request(method, f"{self.base}{path}", json=body, timeout=30)
+        assert response.status_code == status, f"{response.text}\n{self.site.server.output()}"
+        return response.json()
+
+    def upload(self, data: bytes, name: str, project: str | None = None) -> dict:
+        """POST /assets/upload, as the page's uploader sends it."""
+        response = self.http.post(
+            f"{self.base}/assets/upload",
+            files={"file": (name, data, "image/png")},
+            data={"project": project} if project else {},
+            timeout=30,
+        )
+        assert response.status_code == 201, f"{response.text}\n{self.site.server.output()}"
+        return response.json()
+
+
+def make(site, user, *requests_: dict, timeout: float = 90) -> list[str]:
+    """Generations made through the API as `user`, run by the site's worker to the end."""
+    api = SiteApi(site, user)
+    ids = [api.call("POST", "/studio/generate-image", body, status=202)["id"] for body in requests_]
+    deadline = time.monotonic() + timeout
+    for generation_id in ids:
+        while True:
+            status = api.call("GET", f"/studio/generation/{generation_id}")["status"]
+            if status in FINISHED:
+                assert status == Status.COMPLETED, generation_id
+                break
+            assert time.monotonic() < deadline, f"{generation_id} still {status}"
+            time.sleep(0.2)  # polling a job in another process, not synchronising the test
+    return ids

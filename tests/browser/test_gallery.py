@@ -3,22 +3,22 @@ vectorize from a generation's page and watch the new job arrive, and how the gal
 generation's page look on a desktop and a phone, light and dark."""
 
 import re
-import time
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from studio.models import Generation, Kind, Status
 from tests.browser.support import (
     PHONE,
+    SiteApi,
     check_page,
     horizontal_overflow,
+    make,
     screenshot,
     set_theme,
     sign_in,
 )
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 from tokens.audit import ledger_audit
 from tokens.models import EntryKind, LedgerEntry
 
@@ -29,44 +29,6 @@ pytestmark = [
     pytest.mark.s3,
     pytest.mark.django_db(transaction=True),
 ]
-
-FINISHED = {Status.COMPLETED, Status.FAILED, Status.CANCELLED}
-
-
-class SiteApi:
-    """The site's own API over HTTP, as `user` with a JWT: jobs are queued by the server
-    process, so the site's worker runs them whatever broker namespace it listens on."""
-
-    def __init__(self, site, user):
-        self.site = site
-        self.base = site.url("/api/v1")
-        self.http = requests.Session()
-        response = self.http.post(
-            f"{self.base}/auth/login", json={"email": user.email, "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
-
-    def call(self, method: str, path: str, body: dict | None = None, status: int = 200) -> dict:
-        response = self.http.request(method, f"{self.base}{path}", json=body, timeout=30)
-        assert response.status_code == status, f"{response.text}\n{self.site.server.output()}"
-        return response.json()
-
-
-def make(site, user, *requests_: dict, timeout: float = 90) -> list[str]:
-    """Generations made through the API as `user`, run by the site's worker to the end."""
-    api = SiteApi(site, user)
-    ids = [api.call("POST", "/studio/generate-image", body, status=202)["id"] for body in requests_]
-    deadline = time.monotonic() + timeout
-    for generation_id in ids:
-        while True:
-            status = api.call("GET", f"/studio/generation/{generation_id}")["status"]
-            if status in FINISHED:
-                assert status == Status.COMPLETED, generation_id
-                break
-            assert time.monotonic() < deadline, f"{generation_id} still {status}"
-            time.sleep(0.2)  # polling a job in another process, not synchronising the test
-    return ids
 
 
 def tile(page, generation_id: str):
