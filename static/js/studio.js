@@ -272,7 +272,7 @@ function renderActions(actions, job) {
     buttons.push(`<div class="ops" role="group" aria-label="Operations on this picture"><span class="ops-label">Next</span>`);
     for (const [index, op] of OPERATIONS.entries()) {
       const cost = op.cost;
-      buttons.push(`<button type="button" class="btn btn-sm" data-job-action="operation" data-op="${index}" aria-label="${op.label}, ${cost} credits">${icon(op.icon)}${op.label}<span class="cost" aria-hidden="true">${cost}</span></button>`);
+      buttons.push(`<button type="button" class="btn btn-sm" data-job-action="operation" data-op="${index}" title="${cost} credits; makes a new result">${icon(op.icon)}<span>${escapeHtml(op.label)}</span><span class="cost">${cost}<span class="sr-only"> credits</span></span></button>`);
     }
     buttons.push("</div>");
   }

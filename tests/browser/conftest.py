@@ -126,26 +126,69 @@ def site(django_db_setup, django_db_blocker, s3, tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def browser(chromium, django_db_setup):
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
+class _Playwright:
+    """Playwright and its Chromium, from the first browser test to the last one.
 
-    # Playwright's sync API keeps an event loop on the test's thread (driven through
-    # greenlets, never while the test itself runs), which Django would take for async code
-    # calling the ORM.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    # With that loop "running", Django's per-thread connections are looked up in a context
-    # variable instead: new connection objects, without the snapshot the serialized rollback
-    # restores (a flush would then re-create content types under new ids, and the site's
-    # processes would go on using the old ones). The test thread keeps its own connections.
-    own = {alias: connections[alias] for alias in connections}
-    with sync_playwright() as playwright:
+    Playwright's sync API keeps an event loop on the test's thread while it is open (driven
+    through greenlets, never while the test itself runs). Django would take that loop for
+    async code calling the ORM, and the tests after the browser tests could not asyncio.run:
+    so it is stopped as soon as no browser test follows (`pytest_runtest_teardown`)."""
+
+    def __init__(self):
+        self._manager = None
+        self._unsafe = None
+        self.browser = None
+
+    def start(self, chromium: str):
+        if self.browser is not None:
+            return self.browser
+        from django.db import connections
+        from playwright.sync_api import sync_playwright
+
+        self._unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        # With that loop "running", Django's per-thread connections are looked up in a
+        # context variable instead: new connection objects, without the snapshot the
+        # serialized rollback restores (a flush would then re-create content types under new
+        # ids, and the site's processes would go on using the old ones). The test thread
+        # keeps its own connections.
+        own = {alias: connections[alias] for alias in connections}
+        self._manager = sync_playwright()
+        playwright = self._manager.__enter__()
         for alias, connection in own.items():
             connections[alias] = connection
-        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        self.browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        return self.browser
+
+    def stop(self) -> None:
+        if self.browser is None:
+            return
+        try:
+            self.browser.close()
+        finally:
+            self.browser = None
+            self._manager.__exit__(None, None, None)
+            self._manager = None
+            if self._unsafe is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = self._unsafe
+
+
+_PLAYWRIGHT = _Playwright()
+
+
+@pytest.fixture
+def browser(chromium, django_db_setup):
+    return _PLAYWRIGHT.start(chromium)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a browser test's own teardown: stop Playwright unless a browser test is next."""
+    yield
+    if nextitem is None or nextitem.get_closest_marker("browser") is None:
+        _PLAYWRIGHT.stop()
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """More of the studio in a real browser: the demo, too few credits, "use these settings",
-the keyboard, several jobs at once, cancel, and the studio on a phone."""
+the keyboard, several jobs at once, cancel, and how the studio looks on a desktop and a phone,
+light and dark."""
 
 import re
 
@@ -149,6 +150,22 @@ def test_the_studio_on_a_phone(new_page, site):
     screenshot(page, "studio-result")
     page.get_by_role("button", name="Menu").click()
     expect(page.locator("#site-nav").get_by_role("link", name="Gallery")).to_be_visible()
+
+
+def test_the_studio_on_a_desktop_light_and_dark(new_page, site):
+    user = UserFactory(credits=50)
+    for scheme in ("light", "dark"):
+        page = new_page(color_scheme=scheme)
+        sign_in(page, site, user)
+        assert page.evaluate("document.documentElement.dataset.theme") == scheme
+        check_page(page)
+        screenshot(page, "studio")
+        generate(page, f"A quiet forest lake at dawn, {scheme}")
+        assert finished_card(page).get_attribute("data-status") == "completed"
+        expect(finished_card(page).locator("img").first).to_have_js_property("complete", True)
+        check_page(page)
+        assert horizontal_overflow(page) == 0
+        screenshot(page, "studio-result")
 
 
 def test_cancel_while_running_gives_the_credits_back(page, site):
