@@ -152,6 +152,21 @@ def test_the_studio_on_a_phone(new_page, site):
     expect(page.locator("#site-nav").get_by_role("link", name="Gallery")).to_be_visible()
 
 
+def test_when_the_event_stream_cannot_open_the_studio_polls_to_the_end(page, site, watch):
+    # A proxy that refuses event streams: the page follows the job by polling instead.
+    watch.expect(503, r"/events$")
+    page.route(re.compile(r".*/events$"), lambda route: route.fulfill(status=503, body="no"))
+    user = UserFactory(credits=50)
+    sign_in(page, site, user)
+    generate(page, "A lighthouse on a cliff at sunset")
+    card = finished_card(page)
+    assert card.get_attribute("data-status") == "completed"
+    assert card.get_attribute("data-via") == "poll"
+    expect(card.locator("img").first).to_have_js_property("complete", True)
+    assert card.locator("img").first.evaluate("img => img.naturalWidth") == 1024
+    assert Generation.objects.get(user=user).status == "completed"
+
+
 def test_the_studio_on_a_desktop_light_and_dark(new_page, site):
     user = UserFactory(credits=50)
     for scheme in ("light", "dark"):
