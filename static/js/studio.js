@@ -266,8 +266,10 @@ function renderActions(actions, job) {
   if (job.prompt) buttons.push(`<button type="button" class="btn btn-sm" data-job-action="copy">${icon("copy")}Copy prompt</button>`);
   buttons.push(`<button type="button" class="btn btn-sm" data-job-action="star" aria-pressed="${job.starred ? "true" : "false"}">${icon("star")}<span>${job.starred ? "Starred" : "Star"}</span></button>`);
   buttons.push(`<button type="button" class="btn btn-sm" data-job-action="move">${icon("folder-input")}Move</button>`);
-  buttons.push(`<span class="end-actions push-end"><a class="btn btn-sm btn-icon btn-ghost" href="/gallery/${encodeURIComponent(job.id)}/" aria-label="Details" title="Every parameter, attempt and charge">${icon("info")}</a>`);
-  buttons.push(`<button type="button" class="btn btn-sm btn-icon btn-ghost btn-danger" data-job-action="delete" aria-label="Delete" title="Delete this result">${icon("trash-2")}</button></span>`);
+  buttons.push(`<span class="end-actions push-end">
+    <a class="btn btn-sm btn-icon btn-ghost" href="/gallery/${encodeURIComponent(job.id)}/" aria-label="Details" title="Every parameter, attempt and charge">${icon("info")}</a>
+    <button type="button" class="btn btn-sm btn-icon btn-ghost btn-danger" data-job-action="delete" aria-label="Delete" title="Delete this result">${icon("trash-2")}</button>
+  </span>`);
   if (raster) {
     buttons.push(`<div class="ops" role="group" aria-label="Operations on this picture"><span class="ops-label">Next</span>`);
     for (const [index, op] of OPERATIONS.entries()) {
