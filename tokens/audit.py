@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Concat
 
 from tokens.models import EntryKind, Hold, HoldStatus, LedgerEntry, TokenAccount
 
@@ -19,8 +19,9 @@ class Problem:
 
 
 def ledger_audit(account_ids: list[int] | None = None) -> list[Problem]:
-    """Every broken invariant: balance == sum of entries; held == sum of held deltas == sum of
-    open holds; each hold resolved at most once and consistently with its status."""
+    """Every broken invariant: balance == sum of entries; held == sum of held deltas == what
+    open holds still hold (amount - captured); each hold resolved at most once and
+    consistently with its status."""
     latest = LedgerEntry.objects.filter(account=OuterRef("pk")).order_by("-id")
     accounts = TokenAccount.objects.select_related("user").annotate(
         last_balance=Subquery(latest.values("balance_after")[:1]),
@@ -35,7 +36,7 @@ def ledger_audit(account_ids: list[int] | None = None) -> list[Problem]:
     open_holds = dict(
         Hold.objects.filter(status=HoldStatus.OPEN)
         .values("account_id")
-        .annotate(total=Sum("amount"))
+        .annotate(total=Sum(F("amount") - F("captured")))
         .values_list("account_id", "total")
     )
     problems: list[Problem] = []
@@ -64,8 +65,15 @@ def ledger_audit(account_ids: list[int] | None = None) -> list[Problem]:
 
 
 def _hold_problems(account_ids: list[int] | None) -> list[Problem]:
+    # A hold's final capture is keyed `capture:{hold key}`; its part captures (charged while it
+    # was open) have longer keys, `capture:{hold key}:{part}`.
+    final_key = Concat(Value("capture:"), F("idempotency_key"))
     holds = Hold.objects.select_related("account__user").annotate(
         captures=Count("entries", filter=Q(entries__kind=EntryKind.CAPTURE)),
+        finals=Count(
+            "entries",
+            filter=Q(entries__kind=EntryKind.CAPTURE, entries__idempotency_key=final_key),
+        ),
         releases=Count("entries", filter=Q(entries__kind=EntryKind.RELEASE)),
         held_total=Coalesce(Sum("entries__held_delta"), 0),
         refunds=Coalesce(Sum("entries__amount", filter=Q(entries__kind=EntryKind.REFUND)), 0),
@@ -73,13 +81,12 @@ def _hold_problems(account_ids: list[int] | None) -> list[Problem]:
     )
     if account_ids is not None:
         holds = holds.filter(account_id__in=account_ids)
+    is_open = Q(status=HoldStatus.OPEN)
     suspicious = holds.filter(
-        Q(captures__gt=1)
+        Q(finals__gt=1)
         | Q(releases__gt=1)
-        | Q(status=HoldStatus.OPEN, captures__gt=0)
-        | Q(status=HoldStatus.OPEN, releases__gt=0)
-        | Q(status=HoldStatus.RELEASED, captures__gt=0)
-        | Q(status=HoldStatus.RELEASED, releases=0)
+        | is_open & (Q(finals__gt=0) | Q(releases__gt=0))
+        | Q(status=HoldStatus.RELEASED) & (Q(captures__gt=0) | ~Q(releases=1))
         | Q(status=HoldStatus.CAPTURED, captures=0)
         | ~Q(refunds=F("refunded"))
         | ~Q(charged=-F("captured"))
@@ -91,17 +98,22 @@ def _hold_problems(account_ids: list[int] | None) -> list[Problem]:
                 hold.account_id,
                 hold.account.user.email,
                 f"hold {hold.pk} ({hold.status}, {hold.amount}) resolved inconsistently: "
-                f"{hold.captures} capture(s), {hold.releases} release(s), "
+                f"{hold.captures} capture(s) ({hold.finals} final), {hold.releases} release(s), "
                 f"charged {-hold.charged} vs {hold.captured}, "
                 f"refunded {hold.refunds} vs {hold.refunded}",
             )
         )
-    for hold in holds.exclude(status=HoldStatus.OPEN).exclude(held_total=0):
+    # An open hold holds what its parts have not charged; a resolved one holds nothing.
+    misheld = holds.filter(
+        is_open & ~Q(held_total=F("amount") - F("captured")) | ~is_open & ~Q(held_total=0)
+    )
+    for hold in misheld:
+        expected = hold.amount - hold.captured if hold.status == HoldStatus.OPEN else 0
         problems.append(
             Problem(
                 hold.account_id,
                 hold.account.user.email,
-                f"hold {hold.pk} is {hold.status} but still holds {hold.held_total}",
+                f"hold {hold.pk} is {hold.status} but holds {hold.held_total}, not {expected}",
             )
         )
     return problems

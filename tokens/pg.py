@@ -50,32 +50,45 @@ SELECT h.id, h.created_at, acc.balance, acc.held FROM acc, h
 """
 
 # Claims the hold (open -> captured/released), moves the account, and writes the capture
-# entry (when charge > 0) and the release entry (when something is left), all at once.
+# entry (when it charges something) and the release entry (when something is left), all at
+# once. Part captures (tokens.services.parts) may have charged some of the hold already: `o`
+# locks the hold row (first, then the account row: the order of every hold movement) and reads
+# them under that lock; `c` is what is charged now (a NULL charge: all that is left) and has no
+# row when that exceeds what is left. The result tells the cases apart: no row, the hold was
+# not open; a NULL charge, too much; otherwise (amount, captured before, charged, resolved_at).
 RESOLVE_SQL = f"""
-WITH h AS (
-    UPDATE {_HOLD}
-    SET status = CASE WHEN %(charge)s > 0 THEN 'captured' ELSE 'released' END,
-        captured = %(charge)s, resolved_at = now()
+WITH o AS MATERIALIZED (
+    SELECT id, amount, captured FROM {_HOLD}
     WHERE id = %(hold)s AND status = 'open'
-    RETURNING id, account_id, amount, idempotency_key, content_type_id, object_id
+    FOR UPDATE
+), c AS (
+    SELECT id, captured AS before, COALESCE(%(charge)s::integer, amount - captured) AS charge
+    FROM o
+    WHERE captured + COALESCE(%(charge)s::integer, amount - captured) <= amount
+), h AS (
+    UPDATE {_HOLD} t
+    SET status = CASE WHEN c.before + c.charge > 0 THEN 'captured' ELSE 'released' END,
+        captured = c.before + c.charge, resolved_at = now()
+    FROM c WHERE t.id = c.id
+    RETURNING t.id, t.account_id, t.idempotency_key, t.content_type_id, t.object_id, c.charge,
+              t.amount - t.captured AS rest, t.amount - c.before AS held
 ), acc AS (
     UPDATE {_ACCOUNT} a
-    SET balance = a.balance - %(charge)s, held = a.held - h.amount, updated_at = now()
+    SET balance = a.balance - h.charge, held = a.held - h.held, updated_at = now()
     FROM h WHERE a.id = h.account_id
-    RETURNING a.id, a.balance, a.held, h.amount
+    RETURNING a.id, a.balance, a.held
 ), e AS (
     INSERT INTO {_ENTRY} ({_ENTRY_COLUMNS})
-    SELECT acc.id, 'capture', 0 - %(charge)s, 0 - %(charge)s, acc.balance,
-           acc.held + acc.amount - %(charge)s, %(capture_memo)s, h.id, h.content_type_id,
-           h.object_id, 'capture:' || h.idempotency_key, now()
-    FROM acc, h WHERE %(charge)s > 0
+    SELECT acc.id, 'capture', 0 - h.charge, 0 - h.charge, acc.balance, acc.held + h.rest,
+           %(capture_memo)s, h.id, h.content_type_id, h.object_id,
+           'capture:' || h.idempotency_key, now()
+    FROM acc, h WHERE h.charge > 0
     UNION ALL
-    SELECT acc.id, 'release', 0, -(acc.amount - %(charge)s), acc.balance, acc.held,
-           %(release_memo)s, h.id, h.content_type_id, h.object_id,
-           'release:' || h.idempotency_key, now()
-    FROM acc, h WHERE acc.amount > %(charge)s
+    SELECT acc.id, 'release', 0, 0 - h.rest, acc.balance, acc.held, %(release_memo)s, h.id,
+           h.content_type_id, h.object_id, 'release:' || h.idempotency_key, now()
+    FROM acc, h WHERE h.rest > 0
 )
-SELECT acc.balance, acc.held, now() FROM acc
+SELECT o.amount, o.captured, h.charge, now() FROM o LEFT JOIN (acc CROSS JOIN h) ON true
 """
 
 
@@ -126,10 +139,11 @@ def hold_insert(
 
 
 def hold_resolve(
-    *, hold_id: int, charge: int, capture_memo: str, release_memo: str
-) -> tuple[int, int, datetime] | None:
-    """(balance, held, resolved_at) after charging `charge` and releasing the rest; None when
-    the hold was not open."""
+    *, hold_id: int, charge: int | None, capture_memo: str, release_memo: str
+) -> tuple[int, int, int | None, datetime] | None:
+    """(amount, captured before, charged, resolved_at) after charging `charge` more (None: all
+    that is left) and releasing the rest; charged is None when that was more than is left
+    (nothing moved). None when the hold was not open."""
     # No savepoint inside a caller's transaction: this statement has no key to collide on
     # (the hold row's status is its guard), so it cannot fail in a way the caller survives.
     return _run(

@@ -147,28 +147,31 @@ def _replayed_hold(account_id: int, key: str, amount: int) -> Hold | None:
 
 
 def hold_capture(*, hold: Hold, amount: int | None = None, memo: str = "") -> Hold:
-    """Charge `amount` (default: all) of an open hold and release the rest."""
-    charge = hold.amount if amount is None else amount
-    if not 0 < charge <= hold.amount:
+    """Charge `amount` more of an open hold (default: all that is left) and release the rest."""
+    if amount is not None and not 0 < amount <= hold.amount:
         raise ValueError(f"capture must be between 1 and {hold.amount}")
-    if not _hold_resolve(hold, charge, capture_memo=memo or hold.operation):
-        return _resolved_replay(hold, HoldStatus.CAPTURED, captured=charge)
+    if not _hold_resolve(hold, amount, capture_memo=memo or hold.operation):
+        return _resolved_replay(hold, amount)
     return hold
 
 
 def hold_release(*, hold: Hold, reason: str = "") -> Hold:
-    """Give an open hold back in full (work failed or was cancelled)."""
+    """Give back what is left of an open hold (work failed or was cancelled): all of it, or
+    what its part captures did not charge (the hold then ends CAPTURED)."""
     if not _hold_resolve(hold, 0, release_memo=reason):
-        return _resolved_replay(hold, HoldStatus.RELEASED)
+        return _resolved_replay(hold, 0)
     return hold
 
 
 def _hold_resolve(
-    hold: Hold, charge: int, capture_memo: str = "", release_memo: str = "Unused part of the hold"
+    hold: Hold,
+    charge: int | None,
+    capture_memo: str = "",
+    release_memo: str = "Unused part of the hold",
 ) -> bool:
-    """Charge `charge` of an open hold and release the rest, as one step; False when the hold
-    was no longer open (someone else resolved it: nothing moved)."""
-    status = HoldStatus.CAPTURED if charge else HoldStatus.RELEASED
+    """Charge `charge` more (None: all that is left) of an open hold and release the rest, as
+    one step; False when the hold was no longer open (someone else resolved it: nothing
+    moved). Raises HoldNotOpen when the charge exceeds what part captures left."""
     if _single_statement():
         row = pg.hold_resolve(
             hold_id=hold.pk,
@@ -178,28 +181,43 @@ def _hold_resolve(
         )
         if row is None:
             return False
-        hold.status, hold.captured, hold.resolved_at = status, charge, row[2]
+        amount, before, charged, resolved_at = row
+        if charged is None:
+            raise _too_much(amount, before, charge)
+        _resolved(hold, before + charged, resolved_at)
         return True
     now = timezone.now()
     with transaction.atomic():
-        # Claiming the hold is the conditional update that makes a hold resolve only once.
-        claimed = Hold.objects.filter(pk=hold.pk, status=HoldStatus.OPEN).update(
-            status=status, captured=charge, resolved_at=now
+        # The hold row is locked first and the account row last (by _apply), the order of
+        # every hold movement. The status filter under that lock is what makes a hold resolve
+        # only once, and it fixes what part captures have charged so far.
+        row = (
+            Hold.objects.select_for_update()
+            .filter(pk=hold.pk, status=HoldStatus.OPEN)
+            .values_list("amount", "captured")
+            .first()
         )
-        if not claimed:
+        if row is None:
             return False
-        rest = hold.amount - charge
-        after = _apply(hold.account_id, amount=-charge, held_delta=-hold.amount)
+        amount, before = row
+        charged = amount - before if charge is None else charge
+        if before + charged > amount:
+            raise _too_much(amount, before, charge)
+        captured = before + charged
+        status = HoldStatus.CAPTURED if captured else HoldStatus.RELEASED
+        Hold.objects.filter(pk=hold.pk).update(status=status, captured=captured, resolved_at=now)
+        rest = amount - captured
+        after = _apply(hold.account_id, amount=-charged, held_delta=-(amount - before))
         if after is None:  # only possible if someone bypassed the services
             raise RuntimeError(f"ledger invariant broken on account {hold.account_id}")
         entries = []
-        if charge:
+        if charged:
             entries.append(
                 _entry(
                     account_id=hold.account_id,
                     kind=EntryKind.CAPTURE,
-                    amount=-charge,
-                    held_delta=-charge,
+                    amount=-charged,
+                    held_delta=-charged,
                     after=_After(after.balance, after.held + rest),
                     key=f"capture:{hold.idempotency_key}",
                     memo=capture_memo,
@@ -220,14 +238,51 @@ def _hold_resolve(
                 )
             )
         LedgerEntry.objects.bulk_create(entries)
-    hold.status, hold.captured, hold.resolved_at = status, charge, now
+    _resolved(hold, captured, now)
     return True
 
 
-def _resolved_replay(hold: Hold, wanted: str, **fields) -> Hold:
+def _resolved(hold: Hold, captured: int, resolved_at: datetime) -> None:
+    hold.status = HoldStatus.CAPTURED if captured else HoldStatus.RELEASED
+    hold.captured, hold.resolved_at = captured, resolved_at
+
+
+def _too_much(amount: int, captured: int, charge: int | None) -> HoldNotOpen:
+    return HoldNotOpen(
+        "Capture exceeds what is left on the hold",
+        status=HoldStatus.OPEN,
+        amount=amount,
+        captured=captured,
+        left=amount - captured,
+        requested=charge,
+    )
+
+
+def _resolved_replay(hold: Hold, charge: int | None) -> Hold:
+    """The hold, when it was already resolved the way asked (a replay: nothing moves);
+    otherwise HoldNotOpen. `charge`: 0 a release, None a capture of all, else that capture."""
     current = Hold.objects.get(pk=hold.pk)
-    if current.status == wanted and all(getattr(current, k) == v for k, v in fields.items()):
-        return current  # the same resolution again: nothing to do
+    if charge is None:
+        replay = current.status == HoldStatus.CAPTURED and current.captured == current.amount
+    else:
+        # The final entries say how the hold was resolved; its status alone cannot tell a
+        # release after part captures (CAPTURED) from a capture.
+        key = current.idempotency_key
+        final = dict(
+            LedgerEntry.objects.filter(
+                account_id=current.account_id,
+                idempotency_key__in=[f"capture:{key}", f"release:{key}"],
+                hold=current,
+            )
+            .order_by()
+            .values_list("kind", "amount")
+        )
+        if charge:
+            replay = final.get(EntryKind.CAPTURE) == -charge
+        else:
+            replay = EntryKind.RELEASE in final and EntryKind.CAPTURE not in final
+    if replay:
+        return current
     raise HoldNotOpen(
         f"Hold is already {current.status}", status=current.status, captured=current.captured
     )
@@ -300,7 +355,8 @@ def _replayed_refund(hold: Hold, key: str, amount: int | None) -> LedgerEntry | 
 
 
 def holds_release_expired(*, now: datetime | None = None) -> int:
-    """Release open holds past their expiry (work that never finished). Returns how many."""
+    """Release open holds past their expiry (work that never finished): what their part
+    captures did not charge. Returns how many."""
     now = now or timezone.now()
     released = 0
     for hold in Hold.objects.filter(status=HoldStatus.OPEN, expires_at__lte=now).iterator():
