@@ -25,7 +25,9 @@ class ProgressEventOutput(serializers.Serializer):
     estimated_remaining = serializers.IntegerField(help_text="Seconds.")
 
 
-class GenerationEventsApi(APIView):
+class EventStreamApi(APIView):
+    """A GET that answers with a Server-Sent Events stream (a job's, an execution's)."""
+
     # Errors (404, 401) answer in the JSON error format whatever the Accept header asks for;
     # the stream itself is not a DRF response.
     renderer_classes = [JSONRenderer]
@@ -33,6 +35,22 @@ class GenerationEventsApi(APIView):
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
 
+
+def stream_response(request, body) -> HttpResponse:
+    """The response that sends `body()` (an async iterator of SSE text) to the client."""
+    content_type = "text/event-stream; charset=utf-8"
+    if hand_off(request._request, body):
+        # Sent once Django is done with the request: no thread, no connection held.
+        response = HttpResponse(content_type=content_type)
+    else:  # WSGI, the test client: the stream keeps the request (and its thread) open
+        streams.release_connections()
+        response = StreamingHttpResponse(body(), content_type=content_type)
+    response["Cache-Control"] = "no-cache, no-transform"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    return response
+
+
+class GenerationEventsApi(EventStreamApi):
     @extend_schema(
         operation_id="studio_generation_events",
         tags=["studio"],
@@ -72,13 +90,4 @@ class GenerationEventsApi(APIView):
                 last_seen=last_seen,
             )
 
-        content_type = "text/event-stream; charset=utf-8"
-        if hand_off(request._request, body):
-            # Sent once Django is done with the request: no thread, no connection held.
-            response = HttpResponse(content_type=content_type)
-        else:  # WSGI, the test client: the stream keeps the request (and its thread) open
-            streams.release_connections()
-            response = StreamingHttpResponse(body(), content_type=content_type)
-        response["Cache-Control"] = "no-cache, no-transform"
-        response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
-        return response
+        return stream_response(request, body)

@@ -31,6 +31,7 @@ from studio.services.operations import (
     operation_produce,
     vectorize_output,
 )
+from studio.signals import job_finished
 from tokens.services import hold_capture
 
 logger = logging.getLogger(__name__)
@@ -349,11 +350,13 @@ def _complete(generation: Generation, worker: str, files: list[dict], attempts: 
         ).update(**result)
         if not done:
             return False
-        hold_capture(hold=generation.hold)  # loaded with the claim
+        if generation.hold_id is not None:
+            hold_capture(hold=generation.hold)  # loaded with the claim
         for field, value in result.items():
             setattr(generation, field, value)
         _outputs_as_assets(generation, files)
         operation_complete(generation, files)
+        job_finished.send(sender=Generation, generation=generation)
         _emit(generation, "generation.completed")
         job_published(generation)
     return True

@@ -39,6 +39,7 @@ from studio.models import (
 )
 from studio.options import IMAGE_SIZES, VIDEO_MODELS
 from studio.prompts import enhance_prompt
+from studio.signals import job_finished
 from tokens import catalog
 from tokens.exceptions import InsufficientTokens
 from tokens.models import Hold
@@ -116,27 +117,15 @@ def _resolve(user, kind: str, spec: dict) -> _Refs:
     return refs
 
 
-def generation_create(
+def generation_prepare(
     *, user, kind: str, spec: dict, idempotency_key: str = "", retry_of: Generation | None = None
-) -> tuple[Generation, bool]:
-    """Accept a job: the row and its credit hold, atomically; the worker is told after commit.
-
-    `spec` is the validated request. Returns (generation, created): a repeat of an
-    Idempotency-Key with the same body returns the original and charges nothing; the same
-    key with another body raises IdempotencyConflict.
-    """
+) -> Generation:
+    """An unsaved job for `spec` (the validated request): ids resolved for its user (someone
+    else's is a 404), its price from the catalog, the seed drawn when none was given."""
     spec = dict(spec)
     if spec.get("seed") is None:
         spec["seed"] = random.SystemRandom().randint(0, SEED_MAX)  # always recorded
-    # The hash covers what the client sent, not the seed we drew for it.
-    request_hash = _request_hash(kind, {k: v for k, v in spec.items() if k != "seed"})
-    if idempotency_key:
-        existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
-        if existing:
-            return _replay(existing, request_hash), False
     refs = _resolve(user, kind, spec)
-    cost = generation_cost(kind, spec)
-    account = account_for_user(user=user)
     prompt = spec.get("prompt", "")
     enhanced = (
         enhance_prompt(prompt, spec.get("category", ""), spec.get("style", "")) if prompt else ""
@@ -145,7 +134,7 @@ def generation_create(
         # A saved style: its palette drives the local renderer, its words the remote models.
         spec["palette"] = refs.style.palette
         enhanced = f"{enhanced}, {refs.style.prompt_suffix}" if enhanced else ""
-    generation = Generation(
+    return Generation(
         id=new_generation_id(kind),
         user=user,
         kind=kind,
@@ -161,19 +150,40 @@ def generation_create(
         source_asset=refs.source,
         style_ref=refs.style,
         project=refs.project,
-        cost=cost,
+        cost=generation_cost(kind, spec),
         idempotency_key=idempotency_key,
-        request_hash=request_hash,
         retry_of=retry_of,
         enqueued_at=timezone.now(),
     )
+
+
+def generation_create(
+    *, user, kind: str, spec: dict, idempotency_key: str = "", retry_of: Generation | None = None
+) -> tuple[Generation, bool]:
+    """Accept a job: the row and its credit hold, atomically; the worker is told after commit.
+
+    `spec` is the validated request. Returns (generation, created): a repeat of an
+    Idempotency-Key with the same body returns the original and charges nothing; the same
+    key with another body raises IdempotencyConflict.
+    """
+    # The hash covers what the client sent, not the seed we drew for it.
+    request_hash = _request_hash(kind, {k: v for k, v in spec.items() if k != "seed"})
+    if idempotency_key:
+        existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        if existing:
+            return _replay(existing, request_hash), False
+    generation = generation_prepare(
+        user=user, kind=kind, spec=spec, idempotency_key=idempotency_key, retry_of=retry_of
+    )
+    generation.request_hash = request_hash
+    account = account_for_user(user=user)
     try:
         with transaction.atomic():
             # The hold first: its id goes into the generation's row, so the row is written
             # once. (Its ledger entry names the generation by the id it is about to have.)
             generation.hold = hold_create(
                 account=account,
-                amount=cost,
+                amount=generation.cost,
                 idempotency_key=f"generation:{generation.id}",
                 operation=generation.operation or f"{kind}_generation:{generation.model}",
                 subject=generation,
@@ -328,6 +338,7 @@ def generation_fail(
         if generation.hold_id:
             hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason=error[:500])
         generation.refresh_from_db()
+        job_finished.send(sender=Generation, generation=generation)
         _emit(generation, "generation.failed")
         job_published(generation)
     return True
@@ -353,7 +364,8 @@ def generation_cancel(*, user, generation_id: str) -> Generation:
             )
         if generation.hold_id:
             hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason="Cancelled by user")
-    generation.refresh_from_db()
+        generation.refresh_from_db()
+        job_finished.send(sender=Generation, generation=generation)
     job_published(generation)
     return generation
 
@@ -361,6 +373,11 @@ def generation_cancel(*, user, generation_id: str) -> Generation:
 def generation_retry(*, user, generation_id: str, idempotency_key: str = "") -> Generation:
     """A failed or cancelled job again, as a new generation with the same parameters."""
     original = generation_get_for_user(user=user, generation_id=generation_id)
+    if original.hold_id is None:  # a step of a pipeline: paid for by its execution
+        raise GenerationNotRetryable(
+            "This job is a step of a template execution; retry the execution instead",
+            status=original.status,
+        )
     if original.status not in (Status.FAILED, Status.CANCELLED):
         raise GenerationNotRetryable(
             f"Generation is {original.status}; only failed or cancelled ones can be retried",
