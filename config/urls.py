@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import views as account_pages
 from core.apis import HealthApi
+from pipelines import views as pipeline_pages
 from studio import views as studio_pages
 from studio.media_views import serve_media
 from tokens import views as token_pages
@@ -13,6 +14,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("", include("studio.urls")),
+    path("", include("pipelines.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
@@ -34,6 +36,12 @@ pages = [
     path("projects/", studio_pages.projects, name="projects-page"),
     path("projects/<str:project_id>/", studio_pages.project_detail, name="project-page"),
     path("dashboard/", token_pages.dashboard, name="dashboard"),
+    path("templates/", pipeline_pages.templates, name="templates-page"),
+    path("templates/new/", pipeline_pages.template_new, name="template-new"),
+    path("templates/<str:template_id>/", pipeline_pages.template_detail, name="template-page"),
+    path("templates/<str:template_id>/edit/", pipeline_pages.template_edit, name="template-edit"),
+    path("executions/", pipeline_pages.executions, name="executions-page"),
+    path("executions/<str:execution_id>/", pipeline_pages.execution_detail, name="execution-page"),
 ]
 
 urlpatterns = [

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.plans import plans_ensure
+from pipelines.starters import starters_ensure
 from tests.factories import PASSWORD, UserFactory
 
 pytest_plugins = ["tests.fakes.servers", "tests.fakes.huggingface"]
@@ -63,6 +64,7 @@ def _plans(request):
     if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
         request.getfixturevalue("transactional_db")
         plans_ensure()
+        starters_ensure()
 
 
 @pytest.fixture

@@ -133,6 +133,28 @@ def test_make_run_serves_the_seed_flow_and_keeps_data_across_restarts(data_dir):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(unsigned, timeout=30)
         assert refused.value.code == 403
+
+        # The starter templates are seeded; one runs step after step on the embedded worker.
+        status, listing, _ = call(server.base, "GET", "/templates?owner=public&limit=100")
+        starters = {t["name"]: t["id"] for t in listing["templates"] if t["starter"]}
+        assert {"Logo kit", "Poster", "Sticker", "Brand moodboard"} <= set(starters)
+        status, run, _ = call(
+            server.base,
+            "POST",
+            f"/templates/{starters['Sticker']}/execute",
+            {"inputs": {"subject": "a happy otter"}},
+            token=token,
+        )
+        assert status == 202, run
+        deadline = time.monotonic() + 120
+        while (run := call(server.base, "GET", f"/executions/{run['id']}", token=token)[1])[
+            "status"
+        ] in ("queued", "running"):
+            assert time.monotonic() < deadline, run
+            time.sleep(0.2)  # a client polling its execution
+        assert run["status"] == "completed", run
+        assert [s["output"]["type"] for s in run["steps"]] == ["image", "image"]
+        assert run["credits"]["charged"] == 8
     finally:
         server.stop()
 
@@ -145,7 +167,7 @@ def test_make_run_serves_the_seed_flow_and_keeps_data_across_restarts(data_dir):
             "/auth/login",
             {"email": "ann@example.com", "password": "sunny-Meadow-42"},
         )
-        assert status == 200 and body["user"]["credits"] == 50 - 4  # the image was paid for
+        assert status == 200 and body["user"]["credits"] == 50 - 4 - 8  # all paid for
     finally:
         again.stop()
     assert (data_dir / "db.sqlite3").exists() and (data_dir / "secret_key").exists()

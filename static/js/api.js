@@ -36,8 +36,8 @@ export function explain(error) {
   }
 }
 
-export async function api(method, path, body, { form = false } = {}) {
-  const headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
+export async function api(method, path, body, { form = false, headers: extra = {} } = {}) {
+  const headers = { Accept: "application/json", "X-CSRFToken": csrfToken(), ...extra };
   let payload;
   if (form) {
     payload = body; // FormData: the browser sets the multipart boundary

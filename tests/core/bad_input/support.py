@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import User
+from pipelines.models import Execution, Pipeline, Rating, Template
 from studio.models import Asset, Generation, Project, Style, Webhook
 from tests.factories import PASSWORD
 from tokens.models import LedgerEntry, TokenAccount
@@ -385,6 +386,16 @@ AUTHENTICATED = [
 ]
 
 
+# The template endpoints (issue 9) live in their own module; it imports Endpoint from here.
+from tests.core.bad_input.pipelines_endpoints import (  # noqa: E402
+    PIPELINES_AUTHENTICATED,
+    PIPELINES_WITH_BODY,
+)
+
+WITH_BODY += PIPELINES_WITH_BODY
+AUTHENTICATED += PIPELINES_AUTHENTICATED
+
+
 STRING_FIELDS = [(e, f) for e in WITH_BODY for f in e.strings]
 
 
@@ -445,6 +456,10 @@ def database_state(users) -> tuple:
         Asset.objects.count(),
         Project.objects.count(),
         Style.objects.count(),
+        Template.objects.count(),
+        Pipeline.objects.count(),
+        Execution.objects.count(),
+        Rating.objects.count(),
         list(
             User.objects.filter(pk__in=[u.pk for u in users])
             .order_by("pk")

@@ -13,6 +13,10 @@ from studio.apis import generations as generations_apis
 from studio.apis import operations as operations_apis
 from studio.apis import projects as projects_apis
 from studio.apis import webhooks as webhooks_apis
+from tests.core.schema.pipelines_contract import (
+    PIPELINES_CONTRACT,
+    PIPELINES_RESPONSE_MEDIA_TYPES,
+)
 from tokens import apis as tokens_apis
 
 SCHEMA_URL = "/api/v1/schema/"
@@ -304,6 +308,9 @@ CONTRACT = {
 }
 
 
+CONTRACT.update(PIPELINES_CONTRACT)
+
+
 OPERATIONS = sorted(CONTRACT)
 
 
@@ -332,7 +339,8 @@ def resolve(schema: dict, node: dict) -> dict:
 MEDIA_TYPES = {("/api/v1/assets/upload", "post"): "multipart/form-data"}
 # Successful responses that are not JSON.
 RESPONSE_MEDIA_TYPES = {
-    ("/api/v1/studio/generation/{generation_id}/events", "get"): "text/event-stream"
+    ("/api/v1/studio/generation/{generation_id}/events", "get"): "text/event-stream",
+    **PIPELINES_RESPONSE_MEDIA_TYPES,
 }
 
 
