@@ -45,11 +45,14 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def start_worker(env: dict, processes: int, threads: int, queue: str) -> subprocess.Popen:
+def start_worker(
+    env: dict, processes: int, threads: int, queue: str, extra_modules: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """The Dramatiq CLI as `manage.py rundramatiq` runs it, on one queue: an idle queue's
     consumer polls Redis, which would take CPU from the phase being measured."""
     dramatiq = Path(sys.executable).parent / "dramatiq"
     modules = ["django_dramatiq.setup", "django_dramatiq.tasks", "studio.tasks", "bench.noop_actor"]
+    modules += list(extra_modules)
     command = [
         str(dramatiq),
         "--path",

@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -50,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import generation_bench  # noqa: E402
 from bench.generation_bench import Completions, percentile, run_clients, stop  # noqa: E402
 from bench.ledger_bench import bench_database_url  # noqa: E402
 from bench.sse_bench import drop_database, forget_redis_keys, fresh_database  # noqa: E402
@@ -121,32 +121,9 @@ def read_trace(namespace: str) -> dict[str, dict[str, float]]:
 
 
 def start_worker(env: dict, processes: int, threads: int) -> subprocess.Popen:
-    """The Dramatiq CLI as `rundramatiq` runs it, on the images queue (generation_bench's)."""
-    dramatiq = Path(sys.executable).parent / "dramatiq"
-    modules = ["django_dramatiq.setup", "django_dramatiq.tasks", "studio.tasks"]
-    if env.get(TRACE):
-        modules.append("bench.pipeline_bench")
-    command = [str(dramatiq), "--path", str(ROOT), "--processes", str(processes)]
-    command += ["--threads", str(threads), *modules, "--queues", "images"]
-    worker = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**env, "LOG_LEVEL": "INFO"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    ready = 0
-    for line in worker.stdout:
-        if "ready for action" in line:
-            ready += 1
-            if ready == processes:
-                break
-    if worker.poll() is not None:
-        sys.exit("worker did not start")
-    threading.Thread(target=lambda: [None for _ in worker.stdout], daemon=True).start()
-    return worker
+    """generation_bench's worker on the images queue; with --trace it loads the trace hooks."""
+    extra = ("bench.pipeline_bench",) if env.get(TRACE) else ()
+    return generation_bench.start_worker(env, processes, threads, "images", extra)
 
 
 class Finished(Completions):
