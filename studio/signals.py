@@ -8,5 +8,6 @@ receiver charges or releases in the same transaction, so the money moves with th
 
 from django.dispatch import Signal
 
-# Sent with `generation` (its status already final).
+# Sent with `generation` (its status already final) and, for a completed job, `assets`:
+# the Asset rows of its outputs, just written.
 job_finished = Signal()

@@ -92,6 +92,36 @@ SELECT o.amount, o.captured, h.charge, now() FROM o LEFT JOIN (acc CROSS JOIN h)
 """
 
 
+# Charges a part of an open hold, which stays open (closing itself when the parts reach its
+# amount): the hold's conditional update is the guard (no row: not open, or the part exceeds
+# what is left), the account row is moved after it, and the capture entry is written, whose
+# unique key makes a replayed part fail as a whole. Returns the hold's (status, captured,
+# resolved_at) after it, the entry's (id, created_at) and the account's (balance, held).
+PART_SQL = f"""
+WITH h AS (
+    UPDATE {_HOLD}
+    SET captured = captured + %(amount)s,
+        status = CASE WHEN captured + %(amount)s = amount THEN 'captured' ELSE status END,
+        resolved_at = CASE WHEN captured + %(amount)s = amount THEN now() ELSE resolved_at END
+    WHERE id = %(hold)s AND status = 'open' AND captured + %(amount)s <= amount
+    RETURNING id, account_id, content_type_id, object_id, status, captured, resolved_at
+), acc AS (
+    UPDATE {_ACCOUNT} a
+    SET balance = a.balance - %(amount)s, held = a.held - %(amount)s, updated_at = now()
+    FROM h WHERE a.id = h.account_id
+    RETURNING a.id, a.balance, a.held
+), e AS (
+    INSERT INTO {_ENTRY} ({_ENTRY_COLUMNS})
+    SELECT acc.id, 'capture', 0 - %(amount)s, 0 - %(amount)s, acc.balance, acc.held,
+           %(memo)s, h.id, h.content_type_id, h.object_id, %(entry_key)s, now()
+    FROM acc, h
+    RETURNING id, created_at
+)
+SELECT h.status, h.captured, h.resolved_at, e.id, e.created_at, acc.balance, acc.held
+FROM h, acc, e
+"""
+
+
 def _execute(sql: str, params: dict) -> tuple | None:
     # A server-side-binding psycopg cursor, prepared on each connection after first use:
     # planning these CTEs costs more than running them, and Django's default client-side
@@ -155,4 +185,17 @@ def hold_resolve(
             "release_memo": release_memo,
         },
         savepoint=False,
+    )
+
+
+def hold_capture_part(
+    *, hold_id: int, amount: int, entry_key: str, memo: str
+) -> tuple[str, int, datetime | None, int, datetime, int, int] | None:
+    """(status, captured, resolved_at) of the hold, (id, created_at) of the entry and (balance,
+    held) of the account after charging `amount` of the open hold; None when it was not open
+    or the part exceeds what is left (nothing moved). Raises IntegrityError when the entry's
+    key was used before."""
+    return _run(
+        PART_SQL,
+        {"hold": hold_id, "amount": amount, "entry_key": entry_key, "memo": memo},
     )

@@ -259,15 +259,22 @@ def _job_for(execution: Execution, step: ExecutionStep, outputs: dict[int, str])
 # --- Following the steps (the receiver of studio.signals.job_finished) --------------------
 
 
-def on_job_finished(sender, generation: Generation, **kwargs) -> None:
+def on_job_finished(sender, generation: Generation, assets=(), **kwargs) -> None:
     if generation.hold_id is not None:
         return  # an ordinary job, paid by its own hold
-    step = ExecutionStep.objects.filter(generation_id=generation.pk).first()
+    # The execution's steps, with the execution, its user and its hold, in one query: the
+    # step's completion and the next step's start are in the worker's critical path.
+    steps = list(
+        ExecutionStep.objects.filter(execution__steps__generation_id=generation.pk)
+        .select_related("execution__user", "execution__hold")
+        .order_by("position")
+    )
+    step = next((s for s in steps if s.generation_id == generation.pk), None)
     if step is None:
         return
-    execution = Execution.objects.select_related("user").get(pk=step.execution_id)
+    execution = step.execution
     if generation.status == Status.COMPLETED:
-        _step_completed(execution, step, generation)
+        _step_completed(execution, steps, step, generation, assets)
     elif generation.status == Status.FAILED:
         _stop(execution, step, StepStatus.FAILED, ExecutionStatus.FAILED, generation.error)
     else:
@@ -276,22 +283,23 @@ def on_job_finished(sender, generation: Generation, **kwargs) -> None:
     execution_published(execution)
 
 
-def _output_of(generation: Generation) -> str:
+def _output_of(generation: Generation, assets) -> str:
     if generation.operation == "style_creation":
         style = Style.objects.filter(generation=generation).first()
         return style.pk if style else ""
     key = generation.outputs[0]["key"] if generation.outputs else ""
-    asset = Asset.objects.filter(generation=generation, key=key).first()
+    asset = next((a for a in assets if a.key == key), None) if assets else None
+    if asset is None:
+        asset = Asset.objects.filter(generation=generation, key=key).first()
     return asset.pk if asset else generation.pk
 
 
-def _step_completed(execution: Execution, step: ExecutionStep, generation: Generation) -> None:
+def _step_completed(execution: Execution, steps, step, generation: Generation, assets) -> None:
     now = timezone.now()
     charged = 0
-    hold = Hold.objects.get(pk=execution.hold_id)
     try:
         hold_capture_part(
-            hold=hold,
+            hold=execution.hold,
             amount=step.cost,
             key=f"step-{step.position + 1}:{generation.pk}",
             memo=f"Step {step.position + 1}: {step.operation}",
@@ -301,39 +309,33 @@ def _step_completed(execution: Execution, step: ExecutionStep, generation: Gener
         # The execution was cancelled while this step finished (its credits were already
         # given back: the result is the user's without charge), or its hold expired.
         logger.info("execution %s: step %s finished after its hold closed", execution.pk, step.pk)
-    output = _output_of(generation)
+    output = _output_of(generation, assets)
     ExecutionStep.objects.filter(pk=step.pk, generation=generation).update(
         status=StepStatus.COMPLETED, output=output, charged=charged, finished_at=now
     )
+    later = [s for s in steps if s.position > step.position]
     if (
         not charged
+        and later
         and Execution.objects.filter(pk=execution.pk, status__in=EXECUTION_ACTIVE).exists()
-    ):
-        following = ExecutionStep.objects.filter(execution=execution, position__gt=step.position)
-        if following.exists():  # nothing left to pay the next steps with: stop here
-            _stop(
-                execution,
-                following.order_by("position").first(),
-                StepStatus.FAILED,
-                ExecutionStatus.FAILED,
-                "The credit hold expired before the run finished; retry to go on",
-            )
-            return
-    following = ExecutionStep.objects.filter(
-        execution=execution, position=step.position + 1
-    ).first()
-    if following is None:
+    ):  # nothing left to pay the next steps with: stop here
+        _stop(
+            execution,
+            later[0],
+            StepStatus.FAILED,
+            ExecutionStatus.FAILED,
+            "The credit hold expired before the run finished; retry to go on",
+        )
+        return
+    if not later:
         if Execution.objects.filter(pk=execution.pk, status__in=EXECUTION_ACTIVE).update(
             status=ExecutionStatus.COMPLETED, finished_at=now, error=""
         ):
             _release_rest(execution, "Execution completed")
         return
-    outputs = dict(
-        ExecutionStep.objects.filter(execution=execution, status=StepStatus.COMPLETED).values_list(
-            "position", "output"
-        )
-    )
-    outputs = {position + 1: value for position, value in outputs.items()}
+    following = later[0]
+    outputs = {s.position + 1: s.output for s in steps if s.status == StepStatus.COMPLETED}
+    outputs[step.position + 1] = output
     try:
         job = _job_for(execution, following, outputs)
     except DomainError as exc:  # e.g. the result is too large for the next operation

@@ -308,9 +308,9 @@ def _store(generation: Generation, produced: list, attempts: list[Attempt]) -> l
 EXTENSIONS = {"image/png": "png", "video/mp4": "mp4", "image/svg+xml": "svg"}
 
 
-def _outputs_as_assets(generation: Generation, files: list[dict]) -> None:
+def _outputs_as_assets(generation: Generation, files: list[dict]) -> list[Asset]:
     """Every stored output is also an asset, filed where the job was."""
-    Asset.objects.bulk_create(
+    return Asset.objects.bulk_create(
         Asset(
             id=new_id("ast"),
             user_id=generation.user_id,
@@ -354,9 +354,9 @@ def _complete(generation: Generation, worker: str, files: list[dict], attempts: 
             hold_capture(hold=generation.hold)  # loaded with the claim
         for field, value in result.items():
             setattr(generation, field, value)
-        _outputs_as_assets(generation, files)
+        assets = _outputs_as_assets(generation, files)
         operation_complete(generation, files)
-        job_finished.send(sender=Generation, generation=generation)
+        job_finished.send(sender=Generation, generation=generation, assets=assets)
         _emit(generation, "generation.completed")
         job_published(generation)
     return True
