@@ -1,26 +1,18 @@
 """Request ids on every request, response and log line; rate-limit headers on responses."""
 
-import contextvars
-import logging
 import re
 import secrets
 
+from core.logging import current_request_id, request_context
+
+# current_request_id is re-exported: the log context lives in core.logging now.
+__all__ = ["RequestIDMiddleware", "current_request_id", "new_request_id"]
+
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 def new_request_id() -> str:
     return f"req_{secrets.token_hex(8)}"
-
-
-def current_request_id() -> str:
-    return _current_request_id.get()
-
-
-class RequestIDLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
-        return True
 
 
 class RequestIDMiddleware:
@@ -32,11 +24,10 @@ class RequestIDMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _VALID_ID.match(incoming) else new_request_id()
-        token = _current_request_id.set(request.request_id)
-        try:
+        # The request itself is bound too: the log filter reads its user once authentication
+        # has run (DRF authenticates inside the view, after every middleware).
+        with request_context(request, request.request_id):
             response = self.get_response(request)
-        finally:
-            _current_request_id.reset(token)
         response["X-Request-ID"] = request.request_id
         _add_ratelimit_headers(request, response)
         return response

@@ -13,12 +13,28 @@ from studio.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from studio.models.joblogs import JobLogEntry
 from studio.services.generations import GenerationNotActive, generation_cancel
 from tokens.admin import ReadOnlyAdmin
 
 
+class JobLogInline(admin.TabularInline):
+    model = JobLogEntry
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "event", "message", "data")
+    verbose_name_plural = "job log (queued at the job's created time)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin):
+    inlines = [JobLogInline]
     list_display = (
         "id",
         "user",
@@ -46,7 +62,9 @@ class GenerationAdmin(ReadOnlyAdmin):
         done = 0
         for generation in queryset.filter(status__in=[Status.QUEUED, Status.GENERATING]):
             try:
-                generation_cancel(user=generation.user, generation_id=generation.pk)
+                generation_cancel(
+                    user=generation.user, generation_id=generation.pk, actor=request.user
+                )
                 done += 1
             except GenerationNotActive:
                 pass

@@ -312,3 +312,15 @@ def webhook_data(generation: Generation) -> dict:
     if generation.error:
         data["error"] = generation.error
     return data
+
+
+def job_log(generation: Generation, entries: list[dict]) -> dict:
+    """GET /studio/generation/<id>/logs."""
+    from studio.services.joblog import JOB_LOG_LIMIT
+
+    return {
+        "id": generation.id,
+        "status": generation.status,
+        "entries": [{**entry, "at": iso(entry["at"])} for entry in entries],
+        "truncated": len(entries) > JOB_LOG_LIMIT,
+    }

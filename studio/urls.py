@@ -16,6 +16,11 @@ urlpatterns = [
         name="generation-events",
     ),
     path(
+        "studio/generation/<str:generation_id>/logs",
+        generations.GenerationLogsApi.as_view(),
+        name="generation-logs",
+    ),
+    path(
         "studio/generation/<str:generation_id>/cancel",
         generations.GenerationCancelApi.as_view(),
         name="generation-cancel",

@@ -13,7 +13,7 @@ from core.ratelimit import PlanApiThrottle, PlanImageThrottle, PlanVideoThrottle
 from core.schema import errors
 from core.serializers import MessageSerializer
 from studio import presenters
-from studio.models import Kind, Status
+from studio.models import Kind, LogEvent, Status
 from studio.options import (
     CATEGORIES,
     DEFAULT_IMAGE_SIZE,
@@ -33,6 +33,7 @@ from studio.services.generations import (
     generation_retry,
     generation_star,
 )
+from studio.services.joblog import job_log_entries
 from studio.services.operations import provider_chain
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, no spaces
@@ -225,6 +226,36 @@ def submit_job(request, input_serializer, kind: str, prepare=None) -> Response:
     )
     body = presenters.generation_accepted(generation, provider_chain(generation))
     return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class JobLogOutput(serializers.Serializer):
+    class Entry(serializers.Serializer):
+        at = serializers.DateTimeField()
+        event = serializers.ChoiceField(choices=["queued", *LogEvent.values])
+        message = serializers.CharField()
+        data = serializers.DictField(
+            help_text="Details: host and pid of a claim, provider and seconds of an attempt..."
+        )
+
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    entries = Entry(many=True)
+    truncated = serializers.BooleanField(
+        help_text="The log reached its bound: later lines other than outcomes were not kept."
+    )
+
+
+class GenerationLogsApi(APIView):
+    @extend_schema(
+        operation_id="studio_generation_logs",
+        tags=["studio"],
+        responses={200: JobLogOutput, **errors(401, 404)},
+        summary="What happened to the job: queued, claimed by which worker, each provider "
+        "attempt, storage, outcome, cancels and the sweeper's actions.",
+    )
+    def get(self, request, generation_id: str):
+        generation = generation_get_for_user(user=request.user, generation_id=generation_id)
+        return Response(presenters.job_log(generation, job_log_entries(generation)))
 
 
 class GenerationDetailApi(APIView):

@@ -11,6 +11,7 @@ from studio.models.generations import (
     Status,
     new_generation_id,
 )
+from studio.models.joblogs import JobLogEntry, LogEvent
 from studio.models.samples import Sample
 from studio.models.webhooks import (
     DeliveryStatus,
@@ -28,7 +29,9 @@ __all__ = [
     "AssetKind",
     "DeliveryStatus",
     "Generation",
+    "JobLogEntry",
     "Kind",
+    "LogEvent",
     "Project",
     "Sample",
     "Status",

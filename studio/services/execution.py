@@ -12,10 +12,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from core.logging import log_context
 from studio import imaging, storage
 from studio.engine import AllProvidersFailed, Attempt, run_chain
 from studio.events import job_published, progress_published
-from studio.models import Asset, AssetKind, Generation, Kind, Status, new_id
+from studio.models import Asset, AssetKind, Generation, Kind, LogEvent, Status, new_id
 from studio.providers.base import Cancelled, ImageRequest, Output, VideoRequest
 from studio.services.generations import (
     _emit,
@@ -23,6 +24,13 @@ from studio.services.generations import (
     _worker_token,
     generation_claim,
     generation_fail,
+)
+from studio.services.joblog import (
+    Line,
+    attempt_lines,
+    completed_line,
+    job_log_write,
+    stored_line,
 )
 from studio.services.operations import (
     VECTOR_GENERATIONS,
@@ -126,6 +134,11 @@ class LeaseKeeper:
 
 def generation_run(*, generation_id: str) -> None:
     """Do the job behind one message. Safe to call twice for the same id."""
+    with log_context(job_id=generation_id):  # on every log line of the run
+        _run(generation_id)
+
+
+def _run(generation_id: str) -> None:
     worker = _worker_token()
     generation = generation_claim(generation_id=generation_id, worker=worker)
     if generation is None:
@@ -137,8 +150,10 @@ def generation_run(*, generation_id: str) -> None:
             files = _store(generation, produced, attempts)
     except Cancelled:
         logger.info("generation %s stopped: cancelled or taken over", generation_id)
+        job_log_write(generation.pk, attempt_lines(attempts))
         return
     except (AllProvidersFailed, SourceGone) as exc:
+        job_log_write(generation.pk, attempt_lines(attempts))
         generation_fail(
             generation=generation,
             worker=worker,
@@ -147,6 +162,7 @@ def generation_run(*, generation_id: str) -> None:
         )
         return
     except storage.StorageUnavailable as exc:
+        job_log_write(generation.pk, attempt_lines(attempts))
         generation_fail(
             generation=generation,
             worker=worker,
@@ -156,6 +172,7 @@ def generation_run(*, generation_id: str) -> None:
         )
         return
     except TimeLimitExceeded:
+        job_log_write(generation.pk, attempt_lines(attempts))
         generation_fail(
             generation=generation,
             worker=worker,
@@ -165,6 +182,7 @@ def generation_run(*, generation_id: str) -> None:
         return
     except Exception:  # a bug: fail the job (and refund) rather than leave it hanging
         logger.exception("generation %s crashed", generation_id)
+        job_log_write(generation.pk, attempt_lines(attempts))
         generation_fail(
             generation=generation,
             worker=worker,
@@ -173,6 +191,7 @@ def generation_run(*, generation_id: str) -> None:
             attempts=[a.as_dict() for a in attempts],
         )
         return
+    lines = [*attempt_lines(attempts), stored_line(files)]
     if not _complete(generation, worker, files, attempts):
         # Cancelled (or taken over) after its last progress check (a quick job has none):
         # the late result is discarded, never shown and never charged.
@@ -180,6 +199,11 @@ def generation_run(*, generation_id: str) -> None:
             "generation %s stopped: cancelled or taken over; result discarded", generation_id
         )
         storage.delete_prefix(_attempt_prefix(generation))
+        message = "The result came after the job was cancelled or taken over: discarded"
+        job_log_write(generation.pk, [*lines, Line(LogEvent.DISCARDED, message)])
+        return
+    # After the commit: the next job (a template's next step) is on its way already.
+    job_log_write(generation.pk, [*lines, completed_line(generation)])
 
 
 def _requests(generation: Generation) -> list[ImageRequest | VideoRequest]:

@@ -32,6 +32,7 @@ from studio.models import (
     Asset,
     Generation,
     Kind,
+    LogEvent,
     Project,
     Status,
     Style,
@@ -39,6 +40,7 @@ from studio.models import (
 )
 from studio.options import IMAGE_SIZES, VIDEO_MODELS
 from studio.prompts import enhance_prompt
+from studio.services.joblog import claimed_line, job_log, job_log_write
 from studio.signals import job_finished
 from tokens import catalog
 from tokens.exceptions import InsufficientTokens
@@ -240,8 +242,7 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
     if connection.vendor == "postgresql":
         claimed = _claim_returning(generation_id, worker, now, lease)
         if claimed is not None:
-            job_published(claimed)
-            return claimed
+            return _claimed(claimed, worker)
     else:
         claimable = Q(status=Status.QUEUED) | Q(status=Status.GENERATING, lease_until__lt=now)
         updated = (
@@ -258,8 +259,7 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
         )
         if updated:
             claimed = Generation.objects.select_related("hold").get(pk=generation_id)
-            job_published(claimed)
-            return claimed
+            return _claimed(claimed, worker)
     current = Generation.objects.filter(pk=generation_id).select_related("hold").first()
     if current is None or current.status not in ACTIVE:
         return None  # deleted, finished, or cancelled: a late or duplicate message
@@ -272,6 +272,13 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
         error=f"Gave up after {current.attempts} attempts (workers stopped mid-job)",
     )
     return None
+
+
+def _claimed(generation: Generation, worker: str) -> Generation:
+    job_published(generation)
+    # At once, not with the run's other lines: a worker killed mid-job leaves who had it.
+    job_log_write(generation.pk, [claimed_line(generation, worker)])
+    return generation
 
 
 _HOLD_FIELDS = [field.attname for field in Hold._meta.concrete_fields]
@@ -341,10 +348,11 @@ def generation_fail(
         job_finished.send(sender=Generation, generation=generation)
         _emit(generation, "generation.failed")
         job_published(generation)
+    job_log(generation.pk, LogEvent.FAILED, f"Failed: {error}", code=code)
     return True
 
 
-def generation_cancel(*, user, generation_id: str) -> Generation:
+def generation_cancel(*, user, generation_id: str, actor=None) -> Generation:
     """Stop a queued or running job and give the credits back; the worker stops at its next
     progress checkpoint and throws its result away."""
     generation = generation_get_for_user(user=user, generation_id=generation_id)
@@ -367,6 +375,8 @@ def generation_cancel(*, user, generation_id: str) -> Generation:
         generation.refresh_from_db()
         job_finished.send(sender=Generation, generation=generation)
     job_published(generation)
+    who = f"support ({actor.email})" if actor is not None and actor != user else "its owner"
+    job_log(generation.pk, LogEvent.CANCELLED, f"Cancelled by {who}; the credits went back")
     return generation
 
 

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from studio.models import DeliveryStatus, Generation, Status, WebhookDelivery
+from studio.models import DeliveryStatus, Generation, LogEvent, Status, WebhookDelivery
 from studio.services.generations import enqueue, generation_fail
+from studio.services.joblog import job_log
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ def generations_sweep(*, now: datetime | None = None) -> SweepResult:
         ).update(enqueued_at=now):
             enqueue(generation)
             result.requeued += 1
+            why = (
+                "its worker stopped (lease expired)"
+                if generation.status == Status.GENERATING
+                else "its message may have been lost"
+            )
+            job_log(generation.pk, LogEvent.REQUEUED, f"Sent to the workers again: {why}")
     result.deliveries = deliveries_resend_stale(now=now)
     if result.failed or result.requeued or result.deliveries:
         logger.info("sweep: %s", result)

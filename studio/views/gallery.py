@@ -19,6 +19,7 @@ from studio.options import IMAGE_SIZES
 from studio.selectors import NO_PROJECT, generation_count, generation_list
 from studio.selectors_assets import project_list
 from studio.services.generations import generation_get_for_user
+from studio.services.joblog import JOB_LOG_LIMIT, job_log_entries
 from studio.services.operations import provider_chain
 from tokens.selectors import entry_list_for_subject
 from tokens.services import account_for_user
@@ -248,6 +249,7 @@ def gallery_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
     names = {p["id"]: p["name"] for p in projects}
     ledger = list(entry_list_for_subject(account=account_for_user(user=user), subject=generation))
     operations = _operations(body)
+    log = job_log_entries(generation)
     return render(
         request,
         "studio/gallery_detail.html",
@@ -261,6 +263,8 @@ def gallery_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
             "timing": timing(generation),
             "attempts": generation.provider_attempts,
             "ledger": ledger,
+            "log": log,
+            "log_truncated": len(log) > JOB_LOG_LIMIT,
             "projects": projects,
             "operations": operations,
             "active": generation.status in ACTIVE,

@@ -206,6 +206,9 @@ WEBHOOK_REDELIVER = Endpoint("POST", "webhooks/wh_0/deliveries/msg_0/redeliver",
 GENERATION_CANCEL = Endpoint("POST", "studio/generation/img_0_0000000000000000/cancel", "user", {})
 
 
+GENERATION_LOGS = Endpoint("GET", "studio/generation/img_0_0000000000000000/logs", "user", {})
+
+
 WEBHOOKS = Endpoint("GET", "webhooks", "user", {})
 
 
@@ -373,6 +376,7 @@ AUTHENTICATED = [
     GENERATIONS,
     GENERATION,
     GENERATION_CANCEL,
+    GENERATION_LOGS,
     WEBHOOKS,
     VECTORIZE,
     STYLE_CREATE,

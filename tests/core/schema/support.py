@@ -149,6 +149,12 @@ CONTRACT = {
         events_apis.ProgressEventOutput,
         True,
     ),
+    ("/api/v1/studio/generation/{generation_id}/logs", "get"): (
+        None,
+        "200",
+        generations_apis.JobLogOutput,
+        True,
+    ),
     ("/api/v1/studio/generation/{generation_id}/cancel", "post"): (
         None,
         "200",
