@@ -6,16 +6,19 @@ transaction (slow I/O never holds one open); every call retries transient errors
 backoff and reports a backend that stays down as StorageUnavailable.
 """
 
+import datetime
 import logging
 import os
 import random
 import shutil
+import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, urlencode
@@ -27,6 +30,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import connections
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
@@ -356,6 +360,93 @@ def local_path(key: str) -> Path:
     if not isinstance(backend, FileSystemStorage):
         raise ValueError("media is not stored on the local filesystem")
     return _inside_root(backend, key)
+
+
+LIST_PAGE = 1000  # keys per S3 listing request (the most S3 returns); tests lower it
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored file as listed: its key, size in bytes and last-modified time (UTC)."""
+
+    key: str
+    size: int
+    modified: datetime.datetime
+
+
+def list_objects(prefix: str) -> Iterator[StoredObject]:
+    """Every object under `prefix`, streamed: one S3 page (up to 1000 keys) or one folder
+    at a time, never the whole listing in memory. Keys that are not clean (see check_key)
+    and, on disk, symlinks are left out: nothing through them is ours to report."""
+    _check_prefix(prefix)
+    backend = _backend()
+    if isinstance(backend, FileSystemStorage):
+        return _list_tree(backend, prefix)
+    if isinstance(backend, S3Storage):
+        return _list_s3(backend, prefix)
+    return _list_walk(backend, prefix)
+
+
+def _list_tree(backend: FileSystemStorage, prefix: str) -> Iterator[StoredObject]:
+    top = _inside_root(backend, prefix.rstrip("/"))
+    if not top.is_dir():
+        return
+    # followlinks=False: a symlinked folder is never entered, so the walk stays in the root.
+    for folder, directories, files in os.walk(top, followlinks=False):
+        directories.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            try:
+                info = path.lstat()
+            except FileNotFoundError:  # removed since the folder was read
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            # Named from the prefix asked for, so a key always lies under it.
+            key = prefix + path.relative_to(top).as_posix()
+            yield StoredObject(key, info.st_size, _utc(info.st_mtime))
+
+
+def _list_s3(backend: S3Storage, prefix: str) -> Iterator[StoredObject]:
+    client = backend.connection.meta.client
+    full_prefix = backend._normalize_name(prefix)
+    if not full_prefix.endswith("/"):
+        full_prefix += "/"
+    # What the backend's `location` adds in front of our keys; stripped from listed ones.
+    location = full_prefix[: len(full_prefix) - len(prefix)]
+    # ListObjectsV2 page by page (what its paginator does), so that a page that fails
+    # transiently is retried alone instead of restarting the listing.
+    request = {"Bucket": backend.bucket_name, "Prefix": full_prefix, "MaxKeys": LIST_PAGE}
+    while True:
+        page = _retrying("list", lambda request=request: client.list_objects_v2(**request))
+        for item in page.get("Contents", ()):
+            key = item["Key"][len(location) :]
+            try:
+                check_key(key)
+            except ValueError:
+                continue  # folder markers ("a/b/") and names storage could not address
+            yield StoredObject(key, item["Size"], item["LastModified"])
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return
+        request = {**request, "ContinuationToken": token}
+
+
+def _list_walk(backend: Storage, prefix: str) -> Iterator[StoredObject]:
+    directories, files = _retrying("list", lambda: backend.listdir(prefix))
+    for name in sorted(files):
+        key = prefix + name
+        size = _retrying("list", lambda key=key: backend.size(key))
+        modified = _retrying("list", lambda key=key: backend.get_modified_time(key))
+        if timezone.is_naive(modified):
+            modified = timezone.make_aware(modified, datetime.UTC)
+        yield StoredObject(key, size, modified)
+    for name in sorted(directories):
+        yield from _list_walk(backend, f"{prefix}{name}/")
+
+
+def _utc(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
 
 
 # --- URLs -------------------------------------------------------------------------------------
