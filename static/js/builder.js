@@ -533,10 +533,19 @@ function builder(root) {
     const body = h("div", { class: "card-item-body" }, fieldBox({ id: id("name"), label: "Step name", control: name, errorKey: `steps.${n}.name`, hint: "Optional: what people see while it runs." }));
     body.append(...main.map((f) => paramRow(step, index, f)));
     if (more.length) {
-      const details = h("details", { class: "more", open: openMore.has(step.uid) },
+      const details = h("details", { class: "more", open: openMore.has(step.uid), "data-more-for": step.uid },
         h("summary", {}, glyph("sliders-horizontal", "icon icon-sm"), "More settings", h("span", { class: "muted small", "data-more-count": true }, moreCount(step, more))),
         h("div", { class: "more-grid" }, more.map((f) => paramRow(step, index, f))));
-      details.addEventListener("toggle", () => (details.open ? openMore.add(step.uid) : openMore.delete(step.uid)));
+      details.addEventListener("toggle", () => {
+        if (details.open) openMore.add(step.uid);
+        else openMore.delete(step.uid);
+        // "toggle" fires a task after the click: if the step was drawn again in between, the
+        // new drawing was made with the old state; give it the one the person chose.
+        if (!details.isConnected) {
+          const now = root.querySelector(`details.more[data-more-for="${CSS.escape(String(step.uid))}"]`);
+          if (now) now.open = details.open;
+        }
+      });
       body.append(details);
     }
     const known = new Set(fields.map((f) => f.name));
