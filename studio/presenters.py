@@ -316,11 +316,11 @@ def webhook_data(generation: Generation) -> dict:
 
 def job_log(generation: Generation, entries: list[dict]) -> dict:
     """GET /studio/generation/<id>/logs."""
-    from studio.services.joblog import JOB_LOG_LIMIT
+    from studio.services.joblog import job_log_truncated
 
     return {
         "id": generation.id,
         "status": generation.status,
         "entries": [{**entry, "at": iso(entry["at"])} for entry in entries],
-        "truncated": len(entries) > JOB_LOG_LIMIT,
+        "truncated": job_log_truncated(entries),
     }

@@ -138,6 +138,11 @@ def job_log_entries(generation: Generation) -> list[dict]:
     return [queued, *stored]
 
 
+def job_log_truncated(entries: list[dict]) -> bool:
+    """Whether the log reached its bound (past it, only outcomes were kept)."""
+    return len(entries) > JOB_LOG_LIMIT  # the stored lines, plus "queued"
+
+
 def _size(size: int) -> str:
     if size < 1024:
         return f"{size} B"

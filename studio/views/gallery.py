@@ -19,7 +19,7 @@ from studio.options import IMAGE_SIZES
 from studio.selectors import NO_PROJECT, generation_count, generation_list
 from studio.selectors_assets import project_list
 from studio.services.generations import generation_get_for_user
-from studio.services.joblog import JOB_LOG_LIMIT, job_log_entries
+from studio.services.joblog import job_log_entries, job_log_truncated
 from studio.services.operations import provider_chain
 from tokens.selectors import entry_list_for_subject
 from tokens.services import account_for_user
@@ -264,7 +264,7 @@ def gallery_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
             "attempts": generation.provider_attempts,
             "ledger": ledger,
             "log": log,
-            "log_truncated": len(log) > JOB_LOG_LIMIT,
+            "log_truncated": job_log_truncated(log),
             "projects": projects,
             "operations": operations,
             "active": generation.status in ACTIVE,

@@ -4,7 +4,6 @@ request id, user id and job id on them where known."""
 import io
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from core.logging import (
     log_context,
     logging_config,
 )
+from tests.core.test_settings import start as start_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -297,22 +297,10 @@ SCRIPT = (
 
 
 def start(tmp_path, **env) -> subprocess.CompletedProcess:
-    """Load config.settings in a fresh interpreter with only `env` configured, and log a line."""
-    clean = {k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME")}
-    clean.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATA_DIR=str(tmp_path),
-        SECRET_KEY="a-long-enough-secret-key-for-the-logging-tests-0123456789",
-        **env,
-    )
-    return subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """Start the settings in a fresh interpreter (as tests.core.test_settings does) and log a
+    line."""
+    secret = "a-long-enough-secret-key-for-the-logging-tests-0123456789"
+    return start_settings(tmp_path, SCRIPT, SECRET_KEY=secret, **env)
 
 
 def test_log_format_json_writes_json_lines(tmp_path):

@@ -16,12 +16,13 @@ SCRIPT = (
 )
 
 
-def start(tmp_path, **env) -> subprocess.CompletedProcess:
-    """Load config.settings in a fresh interpreter with only `env` configured."""
+def start(tmp_path, script: str = SCRIPT, **env) -> subprocess.CompletedProcess:
+    """Load config.settings in a fresh interpreter with only `env` configured, and run
+    `script` there."""
     clean = {k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME")}
     clean.update(DJANGO_SETTINGS_MODULE="config.settings", DATA_DIR=str(tmp_path), **env)
     return subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=clean,
         capture_output=True,
