@@ -167,7 +167,10 @@ def test_a_refused_save_shows_the_apis_error_next_to_the_steps_field(page, site,
     add_step(page, "Generate image")
     first = steps(page).nth(0)
     first.get_by_label("Prompt", exact=True).fill("A red kite over the dunes")
-    first.locator("summary", has_text="More settings").click()
+    # By keyboard: a pointer click can land beside the summary when the card's layout is
+    # still settling on a loaded machine (the flake this test once had); Enter cannot.
+    first.locator("summary", has_text="More settings").press("Enter")
+    expect(first.locator("details.more")).to_have_js_property("open", True)
     sampling = first.get_by_label("Sampling steps", exact=True)
     assert sampling.get_attribute("min") == "10" and sampling.get_attribute("max") == "50"
     sampling.fill("5")
