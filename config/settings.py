@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.MetricsMiddleware",  # first: it times everything below
     "core.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -377,6 +378,26 @@ WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 # (studio.imageops) decode, and what an upscale may produce.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 2**20, minimum=1)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1, maximum=40_000_000)
+
+# --- Metrics (core/metrics.py): GET /metrics in the Prometheus text format --------------------
+# On in production (PostgreSQL), off in the embedded mode. With METRICS_TOKEN a scrape needs
+# `Authorization: Bearer <token>`; without it only this machine may scrape (loopback, no proxy).
+METRICS_ENABLED = env_bool(
+    "METRICS_ENABLED", DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+# prometheus_client's multiprocess mode: web and worker processes write their values here (the
+# variable must be in their environment when they start) and a scrape adds them up.
+METRICS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if METRICS_MULTIPROC_DIR:
+    try:
+        Path(METRICS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"PROMETHEUS_MULTIPROC_DIR {METRICS_MULTIPROC_DIR!r} cannot be created: {exc}"
+        ) from None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

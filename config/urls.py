@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import views as account_pages
 from core.apis import HealthApi
+from core.metrics import metrics_view
 from pipelines import views as pipeline_pages
 from studio import views as studio_pages
 from studio.media_views import serve_media
@@ -50,6 +51,8 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     path("media/<path:key>", serve_media, name="media"),
+    # Outside /api/v1: for Prometheus, not API clients (not in the OpenAPI schema).
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler400 = "core.errors.handler400"

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from core import metrics
 from core.asgi import hand_off
 from core.schema import errors
 from studio import streams
@@ -39,6 +40,7 @@ class EventStreamApi(APIView):
 def stream_response(request, body) -> HttpResponse:
     """The response that sends `body()` (an async iterator of SSE text) to the client."""
     content_type = "text/event-stream; charset=utf-8"
+    body = metrics.counted_stream(body)
     if hand_off(request._request, body):
         # Sent once Django is done with the request: no thread, no connection held.
         response = HttpResponse(content_type=content_type)

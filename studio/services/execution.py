@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from core import metrics
 from core.logging import log_context
 from studio import imaging, storage
 from studio.engine import AllProvidersFailed, Attempt, run_chain
@@ -144,6 +145,14 @@ def _run(generation_id: str) -> None:
     if generation is None:
         return
     attempts: list[Attempt] = []
+    try:
+        _execute(generation, worker, attempts)
+    finally:  # however the run ended, its providers' failures count
+        metrics.provider_errors(generation.kind, attempts)
+
+
+def _execute(generation: Generation, worker: str, attempts: list[Attempt]) -> None:
+    generation_id = generation.pk
     try:
         with LeaseKeeper(generation.pk, worker):
             produced = _produce(generation, worker, attempts)
@@ -381,6 +390,7 @@ def _complete(generation: Generation, worker: str, files: list[dict], attempts: 
         assets = _outputs_as_assets(generation, files)
         operation_complete(generation, files)
         job_finished.send(sender=Generation, generation=generation, assets=assets)
+        metrics.job_finished(generation)
         _emit(generation, "generation.completed")
         job_published(generation)
     return True

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core import metrics
 from core.exceptions import Conflict, IdempotencyConflict, NotFound
 from studio import storage
 from studio.events import job_published
@@ -275,6 +276,7 @@ def generation_claim(*, generation_id: str, worker: str) -> Generation | None:
 
 
 def _claimed(generation: Generation, worker: str) -> Generation:
+    metrics.job_claimed(generation)
     job_published(generation)
     # At once, not with the run's other lines: a worker killed mid-job leaves who had it.
     job_log_write(generation.pk, [claimed_line(generation, worker)])
@@ -346,6 +348,7 @@ def generation_fail(
             hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason=error[:500])
         generation.refresh_from_db()
         job_finished.send(sender=Generation, generation=generation)
+        metrics.job_finished(generation)
         _emit(generation, "generation.failed")
         job_published(generation)
     job_log(generation.pk, LogEvent.FAILED, f"Failed: {error}", code=code)
@@ -374,6 +377,7 @@ def generation_cancel(*, user, generation_id: str, actor=None) -> Generation:
             hold_release(hold=Hold.objects.get(pk=generation.hold_id), reason="Cancelled by user")
         generation.refresh_from_db()
         job_finished.send(sender=Generation, generation=generation)
+        metrics.job_finished(generation)
     job_published(generation)
     who = f"support ({actor.email})" if actor is not None and actor != user else "its owner"
     job_log(generation.pk, LogEvent.CANCELLED, f"Cancelled by {who}; the credits went back")

@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from core import metrics
 from core.exceptions import DomainError, NotFound
 from core.serializers import iso
 from studio.models import (
@@ -332,7 +333,9 @@ def _finish(delivery_id: str, status: str) -> None:
     fields = {"status": status}
     if status == DeliveryStatus.DELIVERED:
         fields["delivered_at"] = timezone.now()
-    WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(**fields)
+    pending = WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+    if pending.update(**fields):  # counted once, by whoever finished it
+        metrics.webhook_delivery(status)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -416,6 +419,7 @@ def delivery_attempt(*, delivery_id: str) -> None:
         return
     outcome = error or f"HTTP {status_code}"
     if attempt < max_attempts:
+        metrics.webhook_delivery("retrying")
         raise DeliveryFailed(f"{delivery_id}: attempt {attempt}/{max_attempts}: {outcome}")
     logger.warning(
         "webhook delivery %s failed after %s attempts: %s", delivery_id, attempt, outcome
