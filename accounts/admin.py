@@ -10,10 +10,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import F
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from accounts.models import Plan, Subscription, User
-from tokens.admin import CreditActionsMixin, changelist_link
+from accounts.models import DataExport, Plan, Subscription, User
+from pipelines.models import Execution
+from studio.models import Generation
+from support import services as support
+from support.admin import SupportActionsMixin
+from support.forms import PlanForm
+from support.models import SupportAction
+from tokens.admin import CreditActionsMixin, ReadOnlyAdmin, changelist_link
 from tokens.models import Hold, LedgerEntry, TokenAccount
 
 
@@ -38,6 +45,28 @@ class UserChangeAdminForm(EmailNormalizingMixin, UserChangeForm):
         fields = "__all__"
 
 
+RECENT = 10  # jobs shown on a user's page; the link leads to all of them
+
+
+def _recent(model, rows, user: User, parts) -> str:
+    """The last few jobs, each linked to its admin page, then a link to all of them."""
+    opts = model._meta
+    rows = list(rows)
+    if not rows:
+        return "None yet."
+    items = format_html_join(
+        "",
+        '<li><a href="{}">{}</a> · {} · {} · {} · {} credits</li>',
+        (
+            (reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]), row.pk,
+             *parts(row))
+            for row in rows
+        ),
+    )  # fmt: skip
+    every = changelist_link(model, f"All {opts.verbose_name_plural}", user__id__exact=user.pk)
+    return format_html('<ul class="recent-jobs">{}</ul>{}', items, every)
+
+
 class SubscriptionInline(admin.StackedInline):
     model = Subscription
     fields = ("plan", "custom_credits_per_month", "started_at")
@@ -47,13 +76,14 @@ class SubscriptionInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(CreditActionsMixin, BaseUserAdmin):
+class UserAdmin(SupportActionsMixin, CreditActionsMixin, BaseUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationForm
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "is_demo")}),
-        ("Credits", {"fields": ("balance", "held", "available", "history")}),
+        ("Credits", {"fields": ("plan_now", "balance", "held", "available", "history")}),
+        ("Recent work", {"fields": ("recent_generations", "recent_executions", "staff_record")}),
         (
             "Permissions",
             {
@@ -66,7 +96,7 @@ class UserAdmin(CreditActionsMixin, BaseUserAdmin):
                 ),
             },
         ),
-        ("Dates", {"fields": ("last_login", "date_joined", "updated_at")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "updated_at", "deleted_at")}),
     )
     add_fieldsets = (
         (
@@ -77,7 +107,10 @@ class UserAdmin(CreditActionsMixin, BaseUserAdmin):
             },
         ),
     )
-    readonly_fields = ("balance", "held", "available", "history", "updated_at")
+    readonly_fields = ("plan_now", "balance", "held", "available", "history", "updated_at",
+                       "deleted_at", "recent_generations", "recent_executions",
+                       "staff_record")  # fmt: skip
+    actions = [*CreditActionsMixin.actions, "suspend", "reactivate", "change_plan"]
     list_display = (
         "email",
         "name",
@@ -101,6 +134,84 @@ class UserAdmin(CreditActionsMixin, BaseUserAdmin):
 
     def credit_users(self, queryset):
         return queryset
+
+    # --- Support actions (support.services) ---------------------------------------------------
+
+    @admin.action(description="Suspend the selected users", permissions=["support"])
+    def suspend(self, request, queryset):
+        def apply(user, data):
+            cancelled = support.user_suspend(actor=request.user, user=user, reason=data["reason"])
+            return f"suspended; {cancelled} running job(s) cancelled and refunded."
+
+        return self.support_action(
+            request,
+            queryset,
+            title="Suspend",
+            apply=apply,
+            explain="Each can no longer log in; their sessions and refresh tokens stop working "
+            "and their queued and running jobs are cancelled and refunded.",
+        )
+
+    @admin.action(description="Reactivate the selected users", permissions=["support"])
+    def reactivate(self, request, queryset):
+        def apply(user, data):
+            support.user_reactivate(actor=request.user, user=user, reason=data["reason"])
+            return "can log in again."
+
+        return self.support_action(request, queryset, title="Reactivate", apply=apply)
+
+    @admin.action(description="Change the plan of the selected users", permissions=["support"])
+    def change_plan(self, request, queryset):
+        def apply(user, data):
+            at_renewal = data["when"] == "renewal"
+            support.plan_change(
+                actor=request.user,
+                user=user,
+                plan=data["plan"],
+                reason=data["reason"],
+                at_renewal=at_renewal,
+            )
+            return f"on {data['plan']} " + ("from the next renewal." if at_renewal else "now.")
+
+        return self.support_action(
+            request, queryset, title="Change plan", apply=apply, form_class=PlanForm
+        )
+
+    # --- Read-only fields -----------------------------------------------------------------------
+
+    @admin.display(description="plan")
+    def plan_now(self, user: User) -> str:
+        subscription = getattr(user, "subscription", None)
+        if subscription is None:
+            return "-"
+        if subscription.pending_plan_id:
+            return f"{subscription.plan} (→ {subscription.pending_plan} at the next renewal)"
+        return str(subscription.plan)
+
+    @admin.display(description="generations")
+    def recent_generations(self, user: User) -> str:
+        jobs = user.generations.order_by("-created_at")[:RECENT]
+        return _recent(
+            Generation,
+            jobs,
+            user,
+            lambda g: (g.kind, g.status, f"{g.created_at:%Y-%m-%d %H:%M}", g.cost),
+        )
+
+    @admin.display(description="executions")
+    def recent_executions(self, user: User) -> str:
+        runs = Execution.objects.filter(user=user).select_related("template")
+        runs = runs.order_by("-created_at")[:RECENT]
+        return _recent(
+            Execution,
+            runs,
+            user,
+            lambda e: (e.template.name, e.status, f"{e.created_at:%Y-%m-%d %H:%M}", e.cost),
+        )
+
+    @admin.display(description="staff record")
+    def staff_record(self, user: User) -> str:
+        return changelist_link(SupportAction, "What support did here", customer__id__exact=user.pk)
 
     @staticmethod
     def _account(user: User) -> TokenAccount | None:
@@ -173,3 +284,13 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = PlanAdminForm.Meta.fields
     list_display_links = ("code", "name")
     search_fields = ("code", "name")
+
+
+@admin.register(DataExport)
+class DataExportAdmin(ReadOnlyAdmin):
+    """Users' data downloads: built by a job, expired by the sweeper; nothing to edit."""
+
+    list_display = ("id", "user", "status", "size", "created_at", "finished_at", "expires_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("id", "user__email")
+    list_select_related = ("user",)

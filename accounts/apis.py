@@ -10,8 +10,12 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import services
-from accounts.models import User
+from accounts.models import ExportStatus, User
 from accounts.selectors import profile_get, user_summary
+from accounts.selectors_export import export_body, export_list
+from accounts.services_delete import account_delete
+from accounts.services_export import export_get_for_user, export_request
+from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.ratelimit import AuthIpThrottle
 from core.schema import errors
 from core.serializers import IsoDateTimeField, MessageSerializer
@@ -218,3 +222,106 @@ class ProfileApi(APIView):
         data.is_valid(raise_exception=True)
         user = services.profile_update(user=request.user, **data.validated_data)
         return Response(ProfileOutput(profile_get(user=user)).data)
+
+    class DeleteInput(serializers.Serializer):
+        password = serializers.CharField(
+            max_length=128, trim_whitespace=False, help_text="The account's current password."
+        )
+
+    class DeleteOutput(serializers.Serializer):
+        message = serializers.CharField()
+        cancelled = serializers.DictField(
+            child=serializers.IntegerField(), help_text="Queued or running jobs stopped."
+        )
+        released = serializers.IntegerField(help_text="Credits their holds gave back.")
+        deleted = serializers.DictField(
+            child=serializers.IntegerField(), help_text="How many of each thing (and files)."
+        )
+
+    @extend_schema(
+        operation_id="users_profile_delete",
+        tags=["users"],
+        request=DeleteInput,
+        responses={200: DeleteOutput, **errors(401, 403, 503)},
+        summary="Delete the account: running jobs are cancelled and refunded, then files and "
+        "personal data go; the ledger is kept, anonymised. Needs the password.",
+    )
+    def delete(self, request):
+        data = self.DeleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = account_delete(user=request.user, password=data.validated_data["password"])
+        body = {"message": "Account deleted", **vars(done)}
+        return Response(self.DeleteOutput(body).data)
+
+
+# --- Data exports -----------------------------------------------------------------------------
+
+
+class ExportOutput(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=ExportStatus.choices)
+    createdAt = IsoDateTimeField()
+    startedAt = IsoDateTimeField(allow_null=True)
+    completedAt = IsoDateTimeField(allow_null=True)
+    expiresAt = IsoDateTimeField(
+        allow_null=True, help_text="When the ZIP and its download URL stop existing."
+    )
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes of the ZIP.")
+    contents = serializers.DictField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="How many files, generations, assets, projects, styles, templates, "
+        "executions, ledgerEntries and webhooks it holds.",
+    )
+    url = serializers.CharField(
+        allow_null=True, help_text="Signed download URL while the export is completed."
+    )
+    error = serializers.CharField(allow_null=True)
+
+
+class ExportListOutput(serializers.Serializer):
+    exports = ExportOutput(many=True)
+    pagination = PaginationSerializer()
+
+
+class UserExportApi(APIView):
+    @extend_schema(
+        operation_id="users_export",
+        tags=["users"],
+        request=None,
+        responses={202: ExportOutput, **errors(401, 403, 409)},
+        summary="Start an export of all your data (a ZIP of your files and a JSON of the rest); "
+        "poll GET /users/export/<id>. 409 EXPORT_IN_PROGRESS while one is being prepared.",
+    )
+    def post(self, request):
+        export = export_request(user=request.user)
+        return Response(ExportOutput(export_body(export, request)).data, status=202)
+
+
+class UserExportDetailApi(APIView):
+    @extend_schema(
+        operation_id="users_export_get",
+        tags=["users"],
+        responses={200: ExportOutput, **errors(401, 404)},
+        summary="One of your exports: its status and, once completed, a signed download URL "
+        "that works until it expires (a day after it was made).",
+    )
+    def get(self, request, export_id: str):
+        export = export_get_for_user(user=request.user, export_id=export_id)
+        return Response(ExportOutput(export_body(export, request)).data)
+
+
+class UserExportListApi(APIView):
+    @extend_schema(
+        operation_id="users_exports",
+        tags=["users"],
+        parameters=[PageQuerySerializer],
+        responses={200: ExportListOutput, **errors(401)},
+        summary="Your data exports, newest first.",
+    )
+    def get(self, request):
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = paginate(export_list(user=request.user), **query.validated_data)
+        body = {"exports": [export_body(e, request) for e in page.items], "pagination": page.meta()}
+        return Response(ExportListOutput(body).data)

@@ -67,6 +67,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     is_demo = models.BooleanField(default=False)
+    # Set when the person deleted their account: the row stays, anonymised, because the
+    # ledger's entries (kept for the books) belong to it.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +100,14 @@ class Subscription(models.Model):
         null=True, blank=True, help_text="Overrides the plan's allocation (enterprise deals)."
     )
     started_at = models.DateTimeField(default=timezone.now)
+    pending_plan = models.ForeignKey(
+        Plan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Takes over from the plan at the next renewal (tokens_renew).",
+    )
 
     def __str__(self) -> str:
         return f"{self.user} on {self.plan}"
@@ -106,3 +117,59 @@ class Subscription(models.Model):
         if self.custom_credits_per_month is not None:
             return self.custom_credits_per_month
         return self.plan.credits_per_month
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+EXPORT_ACTIVE = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class DataExport(models.Model):
+    """A ZIP of everything a user has here, built by a job and downloadable for a day."""
+
+    id = models.CharField(primary_key=True, max_length=40, editable=False)  # exp_…
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(
+        max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    # Named when the row is made, before the file exists: manage.py storage_sweep keeps the
+    # files rows point to, so the ZIP is never mistaken for an orphan while it is built.
+    # Cleared when the export expires (the file goes with it).
+    key = models.CharField(max_length=500, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    contents = models.JSONField(default=dict, blank=True, help_text="How many of each thing.")
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One export at a time per user, enforced where two requests cannot both win.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_export_per_user",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def storage_prefix(self) -> str:
+        return f"users/{self.user_id}/exports/{self.id}/"

@@ -68,6 +68,21 @@ def subscription_get(*, user: User) -> Subscription:
     return subscription
 
 
+def subscription_change(*, user: User, plan: Plan, at_renewal: bool = False) -> Subscription:
+    """Put the user on `plan`: now (its rate limits apply at once; the credits of the current
+    period stay as they are, the next renewal brings the new plan's), or at the next renewal
+    (the plan waits in `pending_plan` until tokens_renew starts the new period)."""
+    subscription = subscription_get(user=user)
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if at_renewal:
+            subscription.pending_plan = None if plan.pk == subscription.plan_id else plan
+        else:
+            subscription.plan, subscription.pending_plan = plan, None
+        subscription.save(update_fields=["plan", "pending_plan"])
+    return subscription
+
+
 def _check_password(password: str, user: User) -> None:
     try:
         validate_password(password, user)
@@ -132,6 +147,21 @@ def tokens_revoke_all(*, user: User) -> None:
     """Blacklist every outstanding refresh token of the user (after a password change)."""
     for token in OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now()):
         BlacklistedToken.objects.get_or_create(token=token)
+
+
+def sessions_end(*, user: User) -> int:
+    """Sign the user out of every browser: delete their sessions (database sessions, the
+    default engine). Reads the live sessions once; for support actions, not hot paths."""
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session
+
+    theirs = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk)
+    ]
+    Session.objects.filter(pk__in=theirs).delete()
+    return len(theirs)
 
 
 class DemoUnavailable(DomainError):

@@ -10,4 +10,11 @@ urlpatterns = [
     path("auth/logout", apis.LogoutApi.as_view(), name="auth-logout"),
     path("auth/password", apis.PasswordApi.as_view(), name="auth-password"),
     path("users/profile", apis.ProfileApi.as_view(), name="users-profile"),
+    path("users/export", apis.UserExportApi.as_view(), name="users-export"),
+    path(
+        "users/export/<str:export_id>",
+        apis.UserExportDetailApi.as_view(),
+        name="users-export-detail",
+    ),
+    path("users/exports", apis.UserExportListApi.as_view(), name="users-exports"),
 ]

@@ -1,6 +1,6 @@
 """Pages of accounts: the landing page, sign-up, sign-in (password and demo), sign-out, and the
-account page (profile, password, API token, webhooks). Same services and serializers as the
-API; a session instead of a token."""
+account page (profile, password, API token, webhooks, a download of one's data, deleting the
+account). Same services and serializers as the API; a session instead of a token."""
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -12,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.apis import LoginApi, PasswordApi, ProfileApi, RegisterApi
+from accounts.apis import ExportOutput, LoginApi, PasswordApi, ProfileApi, RegisterApi
 from accounts.models import Plan
+from accounts.selectors_export import export_body, export_latest
+from accounts.services_delete import account_delete
 from core.errors import RateLimitExceeded
 from core.exceptions import DomainError
 from core.pages import domain_errors, safe_next, validate
@@ -142,9 +144,10 @@ PASSWORD_FIELDS = ("current_password", "new_password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def account(request: HttpRequest) -> HttpResponse:
-    """Profile, password, plan, an API token on request, and webhooks (driven by the API)."""
+    """Profile, password, plan, an API token on request, webhooks and data exports (driven by
+    the API), and deleting the account."""
     user = request.user
-    errors: dict[str, dict] = {"profile": {}, "password": {}}
+    errors: dict[str, dict] = {"profile": {}, "password": {}, "delete": {}}
     api_token = None
     status = 200
     action = request.POST.get("action") if request.method == "POST" else None
@@ -176,12 +179,26 @@ def account(request: HttpRequest) -> HttpResponse:
                 return redirect("account")
     elif action == "token":
         api_token = services.tokens_issue(user=user)
+    elif action == "delete_account":
+        data, errors["delete"] = validate(ProfileApi.DeleteInput, request.POST)
+        if not errors["delete"]:
+            try:
+                account_delete(user=user, password=data["password"])
+            except DomainError as exc:
+                errors["delete"] = domain_errors(exc, ("password",))
+            else:
+                auth_logout(request)  # the session would no longer be valid anyway
+                messages.success(
+                    request, "Your account and everything in it were deleted. Goodbye!"
+                )
+                return redirect("home")
     elif action is not None:
         errors["profile"] = {"form": "Unknown action."}
     if any(errors.values()):
         status = 400
         user.refresh_from_db()  # show what is saved, not the rejected values
     webhooks = list(studio_selectors.webhook_list(user=user))
+    export = export_latest(user=user)
     return render(
         request,
         "accounts/account.html",
@@ -196,6 +213,9 @@ def account(request: HttpRequest) -> HttpResponse:
             ],
             "webhook_events": studio_selectors.webhook_event_choices(),
             "base_url": request.build_absolute_uri("/api/v1"),
+            "page_data": {
+                "export": ExportOutput(export_body(export, request)).data if export else None
+            },
         },
         status=status,
     )

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "tokens",
     "studio",
     "pipelines",
+    "support",
 ]
 
 MIDDLEWARE = [

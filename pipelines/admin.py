@@ -1,11 +1,11 @@
-"""Templates, executions and ratings for support staff. Executions are looked at, not edited
-(money moves only through the services); a stuck one can be cancelled, which releases what
-is left of its hold."""
+"""Templates, executions and ratings for support staff: read-only pages, and the support
+actions (refund, cancel, retry an execution; feature, unfeature, unpublish a template), which
+go through support.services."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from pipelines.models import (
-    EXECUTION_ACTIVE,
     Execution,
     ExecutionStep,
     GlobalInput,
@@ -14,8 +14,11 @@ from pipelines.models import (
     Step,
     Template,
 )
-from pipelines.selectors import execution_credits
-from pipelines.services.executions import ExecutionNotActive, execution_cancel
+from pipelines.selectors import execution_credits, execution_log
+from studio.admin import cancel_action, refund_action, retry_action
+from support import services as support
+from support.admin import SupportActionsMixin
+from support.forms import NoteForm
 from tokens.admin import ReadOnlyAdmin
 
 
@@ -31,12 +34,14 @@ class GlobalInputInline(admin.TabularInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
-    """Visibility can be changed (hide an abusive public template); the document itself is
-    the owner's, edited through the builder or the API where it is checked whole."""
+class TemplateAdmin(SupportActionsMixin, ReadOnlyAdmin):
+    """The document is the owner's, edited through the builder or the API where it is checked
+    whole; support features a public template, or unpublishes one with a reason its owner
+    sees."""
 
-    list_display = ("name", "owner", "visibility", "version", "runs", "rating", "created_at")
-    list_filter = ("visibility",)
+    list_display = ("name", "owner", "visibility", "featured", "version", "runs", "rating",
+                    "created_at")  # fmt: skip
+    list_filter = ("visibility", "featured")
     search_fields = ("id", "name", "owner__email", "tag_index")
     list_select_related = ("owner",)
     fields = (
@@ -44,6 +49,8 @@ class TemplateAdmin(admin.ModelAdmin):
         "name",
         "owner",
         "visibility",
+        "featured",
+        "unpublished_reason",
         "description",
         "tags",
         "version",
@@ -54,11 +61,43 @@ class TemplateAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = tuple(f for f in fields if f != "visibility")
     inlines = [GlobalInputInline]
+    actions = ["feature", "unfeature", "unpublish"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    @admin.action(description="Feature the selected public templates", permissions=["support"])
+    def feature(self, request, queryset):
+        return self._feature(request, queryset, True)
+
+    @admin.action(description="Stop featuring the selected templates", permissions=["support"])
+    def unfeature(self, request, queryset):
+        return self._feature(request, queryset, False)
+
+    def _feature(self, request, queryset, featured: bool):
+        def apply(template, data):
+            support.template_feature(
+                actor=request.user, template=template, featured=featured, reason=data["reason"]
+            )
+            return "featured." if featured else "no longer featured."
+
+        title = "Feature" if featured else "Unfeature"
+        return self.support_action(
+            request, queryset.select_related("owner"), title=title, apply=apply,
+            form_class=NoteForm,
+        )  # fmt: skip
+
+    @admin.action(description="Unpublish the selected public templates", permissions=["support"])
+    def unpublish(self, request, queryset):
+        def apply(template, data):
+            support.template_unpublish(actor=request.user, template=template, reason=data["reason"])
+            return "now private; its owner sees the reason."
+
+        return self.support_action(
+            request,
+            queryset.select_related("owner"),
+            title="Unpublish",
+            apply=apply,
+            explain="Each becomes private; its owner sees the reason on the template.",
+        )
 
 
 class StepInline(admin.TabularInline):
@@ -92,36 +131,42 @@ class ExecutionStepInline(admin.TabularInline):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(ReadOnlyAdmin):
+class ExecutionAdmin(SupportActionsMixin, ReadOnlyAdmin):
     list_display = ("id", "user", "template", "status", "current_step", "cost", "created_at")
-    list_filter = ("status",)
+    list_filter = ("status", "created_at")
+    date_hierarchy = "created_at"
     search_fields = ("id", "user__email", "template__name")
     list_select_related = ("user", "template")
-    readonly_fields = ("credits",)
+    readonly_fields = ("credits", "log")
     inlines = [ExecutionStepInline]
-    actions = ["cancel_and_release"]
+    actions = ["refund", "cancel", "retry"]
+
+    @admin.display(description="Log (each step's job log)")
+    def log(self, obj: Execution) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((f"{line['at']:%Y-%m-%d %H:%M:%S}", line["event"], line["message"])
+             for line in execution_log(obj)),
+        )  # fmt: skip
+        return format_html("<table><tbody>{}</tbody></table>", rows)
 
     @admin.display(description="Credits held / charged / released")
     def credits(self, obj: Execution) -> str:
         found = execution_credits(obj)
         return f"{found['held']} / {found['charged']} / {found['released']}"
 
-    @admin.action(
-        description="Cancel the selected running executions (releases what is left)",
-        permissions=["cancel_and_release"],
-    )
-    def cancel_and_release(self, request, queryset):
-        done = 0
-        for execution in queryset.filter(status__in=EXECUTION_ACTIVE).select_related("user"):
-            try:
-                execution_cancel(user=execution.user, execution_id=execution.pk)
-                done += 1
-            except ExecutionNotActive:
-                pass
-        self.message_user(request, f"Cancelled {done} execution(s).", messages.SUCCESS)
+    @admin.action(description="Refund the selected completed executions", permissions=["support"])
+    def refund(self, request, queryset):
+        return refund_action(self, request, queryset.select_related("user", "hold"))
 
-    def has_cancel_and_release_permission(self, request) -> bool:
-        return request.user.has_perm("tokens.change_tokenaccount")
+    @admin.action(description="Cancel the selected executions", permissions=["support"])
+    def cancel(self, request, queryset):
+        return cancel_action(self, request, queryset.select_related("user"))
+
+    @admin.action(description="Retry the selected failed executions", permissions=["support"])
+    def retry(self, request, queryset):
+        return retry_action(self, request, queryset.select_related("user"))
 
 
 @admin.register(Rating)

@@ -60,6 +60,10 @@ class Template(models.Model):
     rating_count = models.PositiveIntegerField(default=0)
     rating_sum = models.PositiveIntegerField(default=0)
     starter = models.CharField(max_length=40, blank=True, help_text="Key of a starter template.")
+    featured = models.BooleanField(default=False, help_text="Shown first in the public list.")
+    unpublished_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why support made it private; shown to its owner."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -22,7 +22,7 @@ STEP_ICONS = {
 
 def template_item(template: Template, user=None, request=None) -> dict:
     """An entry of the template list."""
-    return {
+    item = {
         "id": template.pk,
         "name": template.name,
         "description": template.description,
@@ -31,6 +31,7 @@ def template_item(template: Template, user=None, request=None) -> dict:
         "owner": _owner(template),
         "mine": user is not None and template.owner_id == getattr(user, "pk", None),
         "starter": bool(template.starter),
+        "featured": template.featured,
         "version": template.version,
         "runs": template.runs,
         "rating": {"average": template.rating, "count": template.rating_count},
@@ -38,6 +39,9 @@ def template_item(template: Template, user=None, request=None) -> dict:
         "createdAt": iso(template.created_at),
         "updatedAt": iso(template.updated_at),
     }
+    if item["mine"] and template.unpublished_reason:  # only its owner is told why
+        item["unpublishedReason"] = template.unpublished_reason
+    return item
 
 
 def _owner(template: Template) -> dict | None:

@@ -9,11 +9,11 @@ from django.db.models.functions import Cast, NullIf, TruncDate
 from django.utils import timezone
 
 from pipelines.models import Execution, ExecutionStep, Rating, Template, Visibility
-from studio.models import Generation, Kind, Status
+from studio.models import Generation, JobLogEntry, Kind, Status
 from tokens.models import EntryKind, Hold, LedgerEntry
 
 SORTS = {
-    "popular": ["-runs", "-created_at"],
+    "popular": ["-featured", "-runs", "-created_at"],  # support's picks first
     "rating": ["-rating_avg", "-rating_count", "-created_at"],
     "newest": ["-created_at"],
 }
@@ -94,6 +94,38 @@ def execution_credits(execution: Execution) -> dict:
         "released": released,
         "outstanding": held - charged - released,
     }
+
+
+def execution_log(execution: Execution) -> list[dict]:
+    """The run's story: when it was asked for, then each step's job log, in time order, each
+    line naming its step. Bounded like the jobs' logs it is made of."""
+    steps = {
+        step.generation_id: step
+        for step in execution.steps.exclude(generation_id=None).only(
+            "position", "operation", "generation_id"
+        )
+    }
+    lines = [
+        {
+            "at": execution.created_at,
+            "step": None,
+            "event": "queued",
+            "message": f"Asked for: {execution.cost} credit(s) held for the whole run",
+            "data": {},
+        }
+    ]
+    for entry in JobLogEntry.objects.filter(generation_id__in=list(steps)).order_by("at", "id"):
+        step = steps[entry.generation_id]
+        lines.append(
+            {
+                "at": entry.at,
+                "step": step.position + 1,
+                "event": entry.event,
+                "message": f"Step {step.position + 1} ({step.operation}): {entry.message}",
+                "data": entry.data,
+            }
+        )
+    return lines
 
 
 def usage_report(*, user, days: int = 30) -> dict:

@@ -31,6 +31,7 @@ CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".svg": "image/svg+xml",
     ".json": "application/json",
+    ".zip": "application/zip",  # data exports
 }
 # SVG is a document that can carry scripts; opened directly from our origin it must not run.
 SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"

@@ -17,17 +17,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 from urllib.parse import quote, urlencode
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import connections
 from django.utils import timezone
@@ -247,6 +248,40 @@ def _put_file(backend: FileSystemStorage, key: str, content: ContentFile) -> Non
         raise
 
 
+def put_file(key: str, path: Path | str, content_type: str) -> None:
+    """`put` for a file on this machine's disk, streamed: a large file (a data export) is
+    never read into memory. On S3 a big file goes up in parts."""
+    check_key(key)
+    _refuse_in_transaction()
+    backend = _backend()
+    _retrying("put_file", lambda: _put_file_once(backend, key, Path(path), content_type))
+
+
+def _put_file_once(backend: Storage, key: str, path: Path, content_type: str) -> None:
+    if isinstance(backend, S3Storage):
+        try:
+            backend.connection.meta.client.upload_file(
+                str(path),
+                backend.bucket_name,
+                backend._normalize_name(key),
+                ExtraArgs={"ContentType": content_type},
+            )
+        except S3UploadFailedError as exc:  # boto3 wraps the ClientError of a failed part
+            raise OSError(f"upload of {key} failed: {exc}") from exc
+        return
+    with path.open("rb") as handle:
+        content = File(handle, name=path.name)
+        content.content_type = content_type
+        if isinstance(backend, FileSystemStorage):
+            _put_file(backend, key, content)
+            return
+        backend.delete(key)
+        saved = backend.save(key, content)
+    if saved != key:
+        backend.delete(saved)
+        raise RuntimeError(f"storage saved {key!r} as {saved!r}")
+
+
 def delete(keys: Iterable[str]) -> None:
     """Remove these objects; a key that is already gone is not an error."""
     keys = [check_key(key) for key in ([keys] if isinstance(keys, str) else keys)]
@@ -350,6 +385,40 @@ def read(key: str) -> bytes:
             return handle.read()
 
     return _retrying("read", read_once, passthrough=(FileNotFoundError,))
+
+
+@contextmanager
+def open_read(key: str) -> Iterator[BinaryIO]:
+    """The object as a binary file to read in chunks (a video into a ZIP), never whole in
+    memory; FileNotFoundError when there is none. Opening is retried; a read that fails
+    half-way is not (the caller has used what came before) and raises StorageUnavailable."""
+    check_key(key)
+    backend = _backend()
+    if isinstance(backend, S3Storage):
+        # The storage's own S3File downloads the whole object before the first read.
+        handle = _retrying("open", lambda: _s3_body(backend, key), passthrough=(FileNotFoundError,))
+    else:
+        handle = _retrying(
+            "open", lambda: backend.open(key, "rb"), passthrough=(FileNotFoundError,)
+        )
+    try:
+        yield handle
+    except (BotoCoreError, ClientError, OSError) as exc:
+        raise StorageUnavailable(attempts=1) from exc
+    finally:
+        handle.close()
+
+
+def _s3_body(backend: S3Storage, key: str):
+    try:
+        response = backend.connection.meta.client.get_object(
+            Bucket=backend.bucket_name, Key=backend._normalize_name(key)
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise FileNotFoundError(key) from None
+        raise
+    return response["Body"]
 
 
 def local_path(key: str) -> Path:

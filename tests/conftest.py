@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.plans import plans_ensure
 from pipelines.starters import starters_ensure
+from support.groups import support_group_ensure
 from tests.factories import PASSWORD, UserFactory
 
 pytest_plugins = ["tests.fakes.servers", "tests.fakes.huggingface"]
@@ -65,6 +66,7 @@ def _plans(request):
         request.getfixturevalue("transactional_db")
         plans_ensure()
         starters_ensure()
+        support_group_ensure()
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from django.utils.html import format_html
 
 from accounts.models import User
 from core.exceptions import IdempotencyConflict
+from support.models import Action
+from support.services import can_act, support_record
 from tokens.exceptions import InsufficientTokens
 from tokens.forms import AdjustCreditsForm, CreditForm, GrantCreditsForm
 from tokens.models import Hold, LedgerEntry, TokenAccount
@@ -54,7 +56,7 @@ class CreditActionsMixin:
     """The grant and adjust credit actions, for an admin whose rows lead to users.
 
     Each shows an intermediate form (amount, reason) for the selected users, then calls the
-    ledger services once per user. Needs the "Can change token account" permission.
+    ledger services once per user, and keeps each in the staff record. Needs support.act.
     """
 
     actions = ["grant_credits", "adjust_credits"]
@@ -65,7 +67,7 @@ class CreditActionsMixin:
         raise NotImplementedError
 
     def has_credit_permission(self, request) -> bool:
-        return request.user.has_perm("tokens.change_tokenaccount")
+        return can_act(request.user)
 
     @admin.action(description="Grant credits to the selected users", permissions=["credit"])
     def grant_credits(self, request, queryset):
@@ -166,7 +168,15 @@ class CreditActionsMixin:
                 continue
             if entry.pk > last_id:
                 applied.append(user)
-                self.log_change(request, user, f"{entry.kind} {amount:+d} credits: {reason}")
+                support_record(
+                    actor=request.user,
+                    action=Action.GRANT if action == "grant_credits" else Action.ADJUST,
+                    target=user,
+                    customer=user,
+                    reason=reason,
+                    credits=amount,
+                    ledger_entry=entry.pk,
+                )
             else:
                 replayed.append(user)
         verb = "Granted" if action == "grant_credits" else "Adjusted by"

@@ -409,9 +409,9 @@ def execution_get_for_user(*, user, execution_id: str) -> Execution:
     return execution
 
 
-def execution_cancel(*, user, execution_id: str) -> Execution:
+def execution_cancel(*, user, execution_id: str, actor=None) -> Execution:
     """Stop the run: the running step's job is cancelled like any job; what is left of the
-    hold goes back."""
+    hold goes back. `actor`: who did it when it was not the owner (support)."""
     execution = execution_get_for_user(user=user, execution_id=execution_id)
     if execution.status not in EXECUTION_ACTIVE:
         raise ExecutionNotActive(
@@ -424,7 +424,7 @@ def execution_cancel(*, user, execution_id: str) -> Execution:
         execution=execution, generation__status__in=ACTIVE
     ).values_list("generation_id", flat=True):
         with contextlib.suppress(DomainError):  # finished meanwhile; the next may be queued
-            generation_cancel(user=user, generation_id=generation_id)
+            generation_cancel(user=user, generation_id=generation_id, actor=actor)
     with transaction.atomic():
         Hold.objects.select_for_update().filter(pk=execution.hold_id).first()
         current = (
@@ -447,7 +447,7 @@ def execution_cancel(*, user, execution_id: str) -> Execution:
         execution=execution, generation__status__in=ACTIVE
     ).values_list("generation_id", flat=True):  # a step started while we cancelled
         with contextlib.suppress(DomainError):
-            generation_cancel(user=user, generation_id=generation_id)
+            generation_cancel(user=user, generation_id=generation_id, actor=actor)
     execution.refresh_from_db()
     return execution
 

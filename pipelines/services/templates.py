@@ -22,6 +22,10 @@ class OwnTemplateRating(DomainError):
     message = "You cannot rate your own template"
 
 
+class TemplateUnpublished(Conflict):
+    message = "Support made this template private"
+
+
 class LastPipeline(Conflict):
     code = "CONFLICT"
     message = "A template keeps at least one pipeline"
@@ -149,6 +153,12 @@ def template_update(*, user, template_id: str, document: dict) -> Template:
         _other_pipelines_check(template, pipeline, checked["inputs"])
     with transaction.atomic():
         locked = Template.objects.select_for_update().get(pk=template.pk)
+        if checked.get("visibility") == Visibility.PUBLIC and locked.unpublished_reason:
+            raise TemplateUnpublished(
+                f"Support made this template private: {locked.unpublished_reason} Write to "
+                "support to publish it again.",
+                field="visibility",
+            )
         for field in ("name", "description", "visibility"):
             if field in checked:
                 setattr(locked, field, checked[field])

@@ -6,7 +6,7 @@
 import { api, ApiError, del, explain, post } from "./api.js";
 import { clearErrors } from "./forms.js";
 import { setupOperations } from "./operations.js";
-import { confirmDialog, escapeHtml, icon, localDates, toast } from "./ui.js";
+import { confirmDialog, escapeHtml, icon, localDates, sizeLabel, toast } from "./ui.js";
 
 const dataNode = document.getElementById("assets-data");
 const data = dataNode ? JSON.parse(dataNode.textContent) : {};
@@ -43,12 +43,6 @@ function changeCount(delta) {
 }
 
 // --- Upload ----------------------------------------------------------------------------------
-
-function sizeLabel(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
 
 /** What the server said is wrong with the file, in its own words. */
 function uploadMessage(error) {

@@ -65,6 +65,9 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField()
     error = models.CharField(max_length=500, blank=True)
+    response_excerpt = models.CharField(
+        max_length=500, blank=True, help_text="The first bytes of the receiver's answer."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,11 +17,13 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import DataExport
 from studio import storage
 from studio.models import ACTIVE, Asset, Generation, Sample
 
-# Every key the project writes starts with one of these (see the models' storage_prefix and
-# studio.services.samples); anything else in the bucket or media root is not ours to judge.
+# Every key the project writes starts with one of these (see the models' storage_prefix,
+# accounts.DataExport's among them, and studio.services.samples); anything else in the
+# bucket or media root is not ours to judge.
 ROOTS = ("users/", "samples/")
 DEFAULT_GRACE = datetime.timedelta(hours=24)
 BATCH = 500  # listed keys checked against the database per round of queries
@@ -151,6 +153,8 @@ def _references(keys: set[str]) -> tuple[set[str], set[str]]:
     referenced.update(
         Generation.objects.filter(metadata_key__in=keys).values_list("metadata_key", flat=True)
     )
+    # A data export's ZIP (users/<user>/exports/<id>/…), named by its row from the start.
+    referenced.update(DataExport.objects.filter(key__in=keys).values_list("key", flat=True))
     # Outputs are a JSON list, which no database indexes portably; the key names its job
     # (users/<user>/generations/<id>/…), so only the jobs this batch names are read.
     ids = {match[2] for key in keys if (match := _GENERATION_KEY.match(key))}

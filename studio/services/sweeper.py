@@ -1,5 +1,6 @@
 """Recovery of jobs whose worker or message was lost (manage.py sweep_generations, cron every
-minute; the embedded mode runs it at start-up and then periodically)."""
+minute; the embedded mode runs it at start-up and then periodically). Also the upkeep of
+users' data exports: expiry after a day (their ZIPs are deleted) and lost builds."""
 
 import logging
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts.services_export import ExportSweep, exports_sweep
 from studio.models import DeliveryStatus, Generation, LogEvent, Status, WebhookDelivery
 from studio.services.generations import enqueue, generation_fail
 from studio.services.joblog import job_log
@@ -30,12 +32,14 @@ class SweepResult:
     failed: int = 0
     requeued: int = 0
     deliveries: int = 0
+    exports: ExportSweep | None = None
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"failed {self.failed} overdue job(s), re-enqueued {self.requeued} job(s) and "
             f"{self.deliveries} webhook delivery(ies)"
         )
+        return f"{text}; {self.exports}" if self.exports else text
 
 
 def generations_sweep(*, now: datetime | None = None) -> SweepResult:
@@ -77,7 +81,9 @@ def generations_sweep(*, now: datetime | None = None) -> SweepResult:
             )
             job_log(generation.pk, LogEvent.REQUEUED, f"Sent to the workers again: {why}")
     result.deliveries = deliveries_resend_stale(now=now)
-    if result.failed or result.requeued or result.deliveries:
+    # Users' data exports: expired ones (and their files) go, lost builds are sent again.
+    result.exports = exports_sweep(now=now)
+    if result.failed or result.requeued or result.deliveries or result.exports:
         logger.info("sweep: %s", result)
     return result
 

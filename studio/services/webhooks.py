@@ -338,7 +338,12 @@ def _finish(delivery_id: str, status: str) -> None:
         metrics.webhook_delivery(status)
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+# The first bytes of a receiver's answer are kept on the attempt, for support to read.
+RESPONSE_EXCERPT = 500
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST and return the status code and the start of the answer's body."""
     with (
         guarded_session() as session,
         session.post(
@@ -347,10 +352,11 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
             headers=headers,
             timeout=settings.WEBHOOK_TIMEOUT,
             allow_redirects=False,  # a redirect could lead anywhere, past the URL guard
-            stream=True,  # the answer's body is not read: only its status counts
+            stream=True,  # only the answer's first bytes are read: its status is what counts
         ) as response,
     ):
-        return response.status_code
+        start = response.raw.read(RESPONSE_EXCERPT, decode_content=True) or b""
+        return response.status_code, start.decode("utf-8", errors="replace")
 
 
 def _describe(exc: Exception) -> str:
@@ -395,11 +401,11 @@ def delivery_attempt(*, delivery_id: str) -> None:
         "webhook-timestamp": timestamp,
         "webhook-signature": sign(webhook.secret, delivery.id, timestamp, body),
     }
-    status_code, error = None, ""
+    status_code, error, answer = None, "", ""
     started = time.monotonic()
     try:
         url_check(webhook.url)  # again: DNS may have changed since the webhook was created
-        status_code = _post(webhook.url, body, headers)
+        status_code, answer = _post(webhook.url, body, headers)
     except (InvalidWebhook, requests.RequestException) as exc:
         error = _describe(exc)
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -411,6 +417,7 @@ def delivery_attempt(*, delivery_id: str) -> None:
                 status_code=status_code,
                 duration_ms=duration_ms,
                 error=error[:500],
+                response_excerpt=answer[:RESPONSE_EXCERPT],
             )
     except IntegrityError:
         return  # the webhook was deleted while we were sending

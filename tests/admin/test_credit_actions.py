@@ -3,10 +3,11 @@ member as actor), who may use them, and the browsable API on the admin session."
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from accounts.models import Plan, User
+from support.models import SupportAction
 from tests.admin.support import (
     ACCOUNTS_URL,
     ENTRIES_URL,
@@ -320,12 +321,9 @@ def test_staff_without_the_account_permission_cannot_grant(client):
     assert not grant_entries(customer).exists()
 
 
-def test_staff_with_the_account_permission_can_grant(client):
+def test_a_support_member_can_grant_and_it_is_in_the_staff_record(client):
     support = UserFactory(is_staff=True)
-    support.user_permissions.add(
-        Permission.objects.get(codename="view_user"),
-        Permission.objects.get(codename="change_tokenaccount"),
-    )
+    support.groups.add(Group.objects.get(name="Support"))
     customer = UserFactory(credits=20)
     client.force_login(support)
     key = form_key(start_action(client, USERS_URL, "grant_credits", [customer.pk]))
@@ -335,6 +333,9 @@ def test_staff_with_the_account_permission_can_grant(client):
     assert numbers(customer) == (24, 0)
     assert grant_entries(customer).get().actor == support
     assert ledger_audit() == []
+    record = SupportAction.objects.get(customer=customer)
+    assert (record.actor, record.action, record.reason) == (support, "grant", "r")
+    assert record.details["credits"] == 4
 
 
 def test_browsable_api_works_with_the_admin_session(client):

@@ -51,11 +51,16 @@ def test_staff_cancel_a_running_execution_and_its_credits_come_back(staff_client
     customer, execution = running
     response = staff_client.post(
         reverse("admin:pipelines_execution_changelist"),
-        {"action": "cancel_and_release", ACTION_CHECKBOX_NAME: [execution.pk]},
+        {
+            "action": "cancel",
+            "post": "yes",
+            "reason": "Stuck",
+            ACTION_CHECKBOX_NAME: [execution.pk],
+        },
         follow=True,
     )
     assert response.status_code == 200
-    assert "Cancelled 1 execution(s)." in response.content.decode()
+    assert "cancelled; what it held went back." in response.content.decode()
     assert Execution.objects.get(pk=execution.pk).status == "cancelled"
     customer.token_account.refresh_from_db()
     assert (customer.token_account.balance, customer.token_account.held) == (40, 0)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from studio.models import Status
 from tests.factories import PASSWORD
@@ -27,6 +28,15 @@ def sign_in(page, site, user, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/studio/$"))
+
+
+def sign_in_refused(page, watch, email: str, password: str) -> None:
+    """On the login page: these credentials are refused, as a person sees it."""
+    watch.expect(400, r"/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Invalid email or password")
 
 
 def screenshot(page, name: str) -> Path:

@@ -19,6 +19,7 @@ from tests.browser.support import (
     horizontal_overflow,
     screenshot,
     sign_in,
+    sign_in_refused,
 )
 from tests.factories import PASSWORD, UserFactory
 from tests.studio.webhooks.support import receiver  # noqa: F401 (a fixture)
@@ -91,11 +92,7 @@ def test_after_a_password_change_the_old_password_is_refused(page, site, watch):
     page.goto(site.url("/studio/"))
     page.wait_for_url(re.compile(r".*/login/\?next=/studio/$"))
 
-    watch.expect(400, r"/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("Invalid email or password")
+    sign_in_refused(page, watch, user.email, PASSWORD)
     sign_in(page, site, user, password="brand-New-Secret-9")
 
 

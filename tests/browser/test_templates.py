@@ -286,3 +286,28 @@ def test_templates_pages_look_right(new_page, site, user, viewport, theme):
         check_page(page)
         assert horizontal_overflow(page) == 0, path
         screenshot(page, name)
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_an_owner_sees_why_support_unpublished_their_template(new_page, site, user, viewport):
+    from support.services import template_unpublish
+
+    document = {**template_document(starter("poster")), "name": "Knock-off poster"}
+    mine = template_create(owner=user, document={**document, "visibility": "public"})
+    template_unpublish(
+        actor=UserFactory(is_staff=True),
+        template=mine,
+        reason="It copies a film studio's trademarked poster.",
+    )
+    page = new_page(viewport=PHONE) if viewport == "phone" else new_page(viewport=DESKTOP_1280)
+    sign_in(page, site, user)
+    page.goto(site.url(f"/templates/{mine.pk}/"))
+
+    notice = page.locator("[data-unpublished]")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Support made this template private")
+    expect(notice).to_contain_text("trademarked poster")
+    expect(page.get_by_text("Private: only you see it")).to_be_visible()
+    check_page(page)
+    assert horizontal_overflow(page) == 0
+    screenshot(page, "template-unpublished")

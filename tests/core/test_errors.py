@@ -131,7 +131,7 @@ def test_wrong_method_returns_405_in_the_error_format(api):
 
 
 def test_wrong_method_on_an_authenticated_endpoint_returns_405(user_api):
-    response = user_api.delete(PROFILE)
+    response = user_api.patch(PROFILE, {"name": "Ann"}, format="json")  # GET, PUT and DELETE
 
     assert_error(response, 405, "METHOD_NOT_ALLOWED")
 

@@ -114,7 +114,7 @@ def tokens_renew(*, account: TokenAccount, now: datetime | None = None) -> list[
     with transaction.atomic():
         locked = (
             TokenAccount.objects.select_for_update(of=("self",))
-            .select_related("user__subscription__plan")
+            .select_related("user__subscription__plan", "user__subscription__pending_plan")
             .get(pk=account.pk)
         )
         if locked.period_end > now:
@@ -124,6 +124,11 @@ def tokens_renew(*, account: TokenAccount, now: datetime | None = None) -> list[
         entries = []
         user = locked.user
         subscription = getattr(user, "subscription", None)
+        if subscription is not None and subscription.pending_plan_id:
+            # A change of plan asked for "at the next renewal" (accounts.subscription_change).
+            subscription.plan = subscription.pending_plan
+            subscription.pending_plan = None
+            subscription.save(update_fields=["plan", "pending_plan"])
         period = f"{start:%Y-%m}"
         # A period is settled once, as a whole: if either of its entries exists (the period was
         # rewound by hand, or a second renewal raced in), only the dates move.

@@ -289,7 +289,12 @@ def _resolved_replay(hold: Hold, charge: int | None) -> Hold:
 
 
 def hold_refund(
-    *, hold: Hold, amount: int | None = None, memo: str = "", idempotency_key: str | None = None
+    *,
+    hold: Hold,
+    amount: int | None = None,
+    memo: str = "",
+    idempotency_key: str | None = None,
+    actor=None,
 ) -> LedgerEntry:
     """Give back some or all (amount=None: the rest) of what a captured hold charged.
 
@@ -327,6 +332,7 @@ def hold_refund(
                 key=key,
                 memo=memo,
                 hold=current,
+                actor=actor,
             )
             entry.save()
     except IntegrityError:  # the same key, concurrently: the other call did the refund

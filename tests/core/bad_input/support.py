@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import User
+from accounts.models import DataExport, User
 from pipelines.models import Execution, Pipeline, Rating, Template
 from studio.models import Asset, Generation, Project, Style, Webhook
 from tests.factories import PASSWORD
@@ -390,14 +390,19 @@ AUTHENTICATED = [
 ]
 
 
-# The template endpoints (issue 9) live in their own module; it imports Endpoint from here.
+# The template endpoints (issue 9) and the user's own data (issue 10) live in modules of their
+# own; they import Endpoint from here.
 from tests.core.bad_input.pipelines_endpoints import (  # noqa: E402
     PIPELINES_AUTHENTICATED,
     PIPELINES_WITH_BODY,
 )
+from tests.core.bad_input.users_data_endpoints import (  # noqa: E402
+    USERS_DATA_AUTHENTICATED,
+    USERS_DATA_WITH_BODY,
+)
 
-WITH_BODY += PIPELINES_WITH_BODY
-AUTHENTICATED += PIPELINES_AUTHENTICATED
+WITH_BODY += PIPELINES_WITH_BODY + USERS_DATA_WITH_BODY
+AUTHENTICATED += PIPELINES_AUTHENTICATED + USERS_DATA_AUTHENTICATED
 
 
 STRING_FIELDS = [(e, f) for e in WITH_BODY for f in e.strings]
@@ -464,6 +469,7 @@ def database_state(users) -> tuple:
         Pipeline.objects.count(),
         Execution.objects.count(),
         Rating.objects.count(),
+        DataExport.objects.count(),
         list(
             User.objects.filter(pk__in=[u.pk for u in users])
             .order_by("pk")

@@ -17,6 +17,7 @@ from tests.core.schema.pipelines_contract import (
     PIPELINES_CONTRACT,
     PIPELINES_RESPONSE_MEDIA_TYPES,
 )
+from tests.core.schema.users_data_contract import USERS_DATA_CONTRACT
 from tokens import apis as tokens_apis
 
 SCHEMA_URL = "/api/v1/schema/"
@@ -315,6 +316,7 @@ CONTRACT = {
 
 
 CONTRACT.update(PIPELINES_CONTRACT)
+CONTRACT.update(USERS_DATA_CONTRACT)
 
 
 OPERATIONS = sorted(CONTRACT)

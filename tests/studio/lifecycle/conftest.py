@@ -7,7 +7,7 @@ import pytest
 from tests.fakes.servers import (
     HF_TOKEN,
 )
-from tests.studio.lifecycle.support import QUEUES, LateHuggingFace
+from tests.studio.lifecycle.support import QUEUES, LateHuggingFace, dismiss, drain, empty_queues
 
 
 @pytest.fixture(autouse=True)
@@ -19,14 +19,9 @@ def _studio(settings, media_storage):
 
 @pytest.fixture(autouse=True)
 def broker():
-    """The configured broker, its generation queues empty before and after each test
-    (submissions enqueue messages nobody consumes unless a test starts a worker)."""
-    broker = dramatiq.get_broker()
-    for queue in QUEUES:
-        broker.flush(queue)
-    yield broker
-    for queue in QUEUES:
-        broker.flush(queue)
+    """The configured broker, its generation queues empty before and after each test."""
+    with empty_queues(QUEUES) as broker:
+        yield broker
 
 
 @pytest.fixture
@@ -52,17 +47,8 @@ def run_worker(broker):
     started: list[dramatiq.Worker] = []
 
     def run(queue: str) -> None:
-        worker = dramatiq.Worker(broker, queues={queue}, worker_threads=1, worker_timeout=100)
-        started.append(worker)
-        worker.start()
-        broker.join(queue, timeout=60_000)
-        worker.join()
+        started.append(drain(broker, queue))
 
     yield run
     for worker in started:
-        worker.stop()
-        # The worker registered a middleware that would start consumers for queues declared
-        # later; drop it with the worker.
-        broker.middleware[:] = [
-            m for m in broker.middleware if getattr(m, "worker", None) is not worker
-        ]
+        dismiss(broker, worker)

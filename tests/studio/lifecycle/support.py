@@ -4,17 +4,20 @@ thread of their own, balances and ledger entries."""
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import dramatiq
 from django.db import connections
 from django.utils import timezone
 
+from config.s3 import s3_storage
 from studio.models import Generation, Status
 from studio.tasks import generate_image, generate_video
 from tests.fakes.huggingface import FakeHuggingFace
-from tests.fakes.servers import HANG_LIMIT
+from tests.fakes.servers import HANG_LIMIT, closed_port_url
 
 IMAGE = "/api/v1/studio/generate-image"
 
@@ -137,3 +140,53 @@ def make_running(generation_id: str, **fields) -> None:
     }
     values.update(fields)
     assert Generation.objects.filter(pk=generation_id).update(**values) == 1
+
+
+def storage_down(settings) -> None:
+    """Media storage on an S3 endpoint where nothing listens (connection refused)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": s3_storage(
+            bucket="craftframe-media",
+            endpoint_url=closed_port_url(),
+            access_key="test-access",
+            secret_key="test-secret",
+            connect_timeout=1,
+            read_timeout=1,
+        ),
+    }
+
+
+@contextmanager
+def empty_queues(queues) -> Iterator[dramatiq.Broker]:
+    """The configured broker with `queues` emptied before and after (submissions enqueue
+    messages nobody consumes unless a test starts a worker)."""
+    broker = dramatiq.get_broker()
+    for queue in queues:
+        broker.flush(queue)
+    yield broker
+    for queue in queues:
+        broker.flush(queue)
+
+
+def drain(broker, queue: str) -> dramatiq.Worker:
+    """Start an in-process worker on `queue`; return it once the queue is empty (it keeps
+    consuming until `dismiss`)."""
+    worker = dramatiq.Worker(broker, queues={queue}, worker_threads=1, worker_timeout=100)
+    worker.start()
+    try:
+        broker.join(queue, timeout=60_000)
+        worker.join()
+    except BaseException:
+        dismiss(broker, worker)
+        raise
+    return worker
+
+
+def dismiss(broker, worker: dramatiq.Worker) -> None:
+    worker.stop()
+    # The worker registered a middleware that would start consumers for queues declared
+    # later; drop it with the worker.
+    broker.middleware[:] = [
+        m for m in broker.middleware if getattr(m, "worker", None) is not worker
+    ]

@@ -11,7 +11,6 @@ from collections import Counter
 import pytest
 from rest_framework.test import APIClient
 
-from config.s3 import s3_storage
 from studio import storage
 from studio.models import Generation, Status
 from studio.providers.base import Cancelled
@@ -21,7 +20,6 @@ from tests.factories import PASSWORD, UserFactory
 from tests.fakes.servers import (
     BOMB,
     GARBAGE,
-    closed_port_url,
     http_error,
 )
 from tests.studio.lifecycle.support import (
@@ -34,6 +32,7 @@ from tests.studio.lifecycle.support import (
     cancel,
     files_under,
     hold_entries,
+    storage_down,
     submit,
     wait_for_row,
 )
@@ -138,17 +137,7 @@ def test_a_provider_result_arriving_after_cancel_is_discarded(
 def test_storage_that_stays_down_fails_the_job_as_service_unavailable_after_retries(
     user_api, user, settings, monkeypatch
 ):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": s3_storage(
-            bucket="craftframe-media",
-            endpoint_url=closed_port_url(),
-            access_key="test-access",
-            secret_key="test-secret",
-            connect_timeout=1,
-            read_timeout=1,
-        ),
-    }
+    storage_down(settings)
     settings.STORAGE_RETRIES = 2
     sleeps: list[float] = []
     monkeypatch.setattr(storage, "_sleep", sleeps.append)

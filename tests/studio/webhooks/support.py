@@ -49,7 +49,7 @@ class Receiver:
 
     def __init__(self):
         self.requests: list[Received] = []
-        self.answers: deque[tuple[int, dict]] = deque()
+        self.answers: deque[tuple[int, dict, bytes]] = deque()
         self.hold = False
         self.release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _ReceiverHandler)
@@ -63,8 +63,8 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/hook"
 
-    def answer(self, *statuses: int, headers: dict | None = None) -> None:
-        self.answers.extend((status, headers or {}) for status in statuses)
+    def answer(self, *statuses: int, headers: dict | None = None, body: bytes = b"") -> None:
+        self.answers.extend((status, headers or {}, body) for status in statuses)
 
 
 class _ReceiverHandler(BaseHTTPRequestHandler):
@@ -75,12 +75,13 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         receiver.requests.append(Received(self.path, headers, body))
         if receiver.hold:
             receiver.release.wait(10)
-        status, extra = receiver.answers.popleft() if receiver.answers else (200, {})
+        status, extra, answer = receiver.answers.popleft() if receiver.answers else (200, {}, b"")
         self.send_response(status)
         for name, value in extra.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
+        self.wfile.write(answer)
 
     do_GET = do_POST  # a followed 302 would arrive as a GET
 

@@ -141,7 +141,7 @@ def test_receiver_gets_the_seed_payload_signed_the_standard_webhooks_way(
 
 def test_a_500_is_retried_and_the_next_attempt_delivers(user, receiver, allow_private):
     _, _, delivery_id = pending_delivery(user, receiver.url)
-    receiver.answer(500)
+    receiver.answer(500, body=b'{"error": "database is down"}' + b" " * 2000)
 
     with pytest.raises(DeliveryFailed):
         deliver_webhook.fn(delivery_id)
@@ -150,6 +150,9 @@ def test_a_500_is_retried_and_the_next_attempt_delivers(user, receiver, allow_pr
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
     (first,) = WebhookAttempt.objects.filter(delivery_id=delivery_id)
     assert first.status_code == 500 and first.error == ""
+    # What the receiver said, its first 500 characters, for support to read in the admin.
+    assert first.response_excerpt.startswith('{"error": "database is down"}')
+    assert len(first.response_excerpt) == 500
     assert first.duration_ms is not None and first.duration_ms >= 0
 
     deliver_webhook.fn(delivery_id)

@@ -1,0 +1,453 @@
+"""Support in the admin, as a member of the "Support" group: what they can look at, each
+support action through the services (ledger audit clean, staff record with the reason), and
+what they cannot do (edit a balance, a hold, a ledger entry or a status)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Plan, Subscription
+from pipelines.models import Execution, Template
+from pipelines.services.executions import execution_create
+from studio.models import Generation, Webhook, WebhookDelivery
+from studio.services.execution import generation_run
+from support.models import SupportAction
+from support.services import job_refund
+from tests.admin.support import messages_of, start_action, submit_action
+from tests.factories import PASSWORD, UserFactory
+from tests.pipelines.support import run_all
+from tests.studio.lifecycle.support import submit
+from tests.tokens.test_concurrency import outcome, run_together
+from tokens.audit import ledger_audit
+from tokens.models import EntryKind, Hold, LedgerEntry, TokenAccount
+from tokens.services import tokens_renew
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GENERATIONS = reverse("admin:studio_generation_changelist")
+EXECUTIONS = reverse("admin:pipelines_execution_changelist")
+USERS = reverse("admin:accounts_user_changelist")
+DELIVERIES = reverse("admin:studio_webhookdelivery_changelist")
+TEMPLATES = reverse("admin:pipelines_template_changelist")
+
+
+@pytest.fixture(autouse=True)
+def _studio(instant_studio, settings):
+    settings.OPERATION_PROVIDERS = {"background_removal": ["local"]}
+
+
+@pytest.fixture
+def member():
+    user = UserFactory(email="helpdesk@example.com", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def desk(client, member):
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def customer():
+    return UserFactory(email="customer@example.com", credits=100)
+
+
+def queued_generation(user) -> Generation:
+    api = APIClient()
+    api.force_authenticate(user)
+    return Generation.objects.get(pk=submit(api))
+
+
+def completed_generation(user) -> Generation:
+    generation = queued_generation(user)
+    generation_run(generation_id=generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == "completed"
+    return generation
+
+
+def completed_execution(user) -> Execution:
+    logo = Template.objects.get(starter="logo-kit")
+    execution, _ = execution_create(user=user, template_id=logo.pk, inputs={"brand": "Acme"})
+    execution = run_all(execution.pk)
+    assert execution.status == "completed", execution.error
+    return execution
+
+
+def available(user) -> int:
+    account = TokenAccount.objects.get(user=user)
+    return account.balance - account.held
+
+
+def refunds(user):
+    return LedgerEntry.objects.filter(account__user=user, kind=EntryKind.REFUND)
+
+
+def record(action: str, target) -> SupportAction:
+    return SupportAction.objects.get(action=action, target_id=str(target.pk))
+
+
+# --- What a support member can see and cannot touch ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "accounts_user",
+        "studio_generation",
+        "pipelines_execution",
+        "tokens_ledgerentry",
+        "tokens_hold",
+        "tokens_tokenaccount",
+        "studio_webhookdelivery",
+        "pipelines_template",
+        "support_supportaction",
+    ],
+)
+def test_a_support_member_sees_the_lists_support_needs(desk, name):
+    assert desk.get(reverse(f"admin:{name}_changelist")).status_code == 200
+
+
+def test_a_support_member_cannot_edit_a_balance_a_status_or_a_ledger_row(desk, customer):
+    generation = completed_generation(customer)
+    account = TokenAccount.objects.get(user=customer)
+    entry = LedgerEntry.objects.filter(account=account).first()
+    before = (account.balance, account.held, generation.status, entry.amount)
+
+    posts = [
+        (reverse("admin:tokens_tokenaccount_change", args=[account.pk]), {"balance": 10**6}),
+        (reverse("admin:tokens_ledgerentry_change", args=[entry.pk]), {"amount": 10**6}),
+        (reverse("admin:tokens_hold_change", args=[generation.hold_id]), {"status": "open"}),
+        (reverse("admin:studio_generation_change", args=[generation.pk]), {"status": "queued"}),
+        (reverse("admin:accounts_user_change", args=[customer.pk]), {"is_active": ""}),
+        (reverse("admin:tokens_ledgerentry_add"), {"amount": 5}),
+        (reverse("admin:tokens_ledgerentry_delete", args=[entry.pk]), {"post": "yes"}),
+        (reverse("admin:support_supportaction_add"), {"reason": "x"}),
+    ]
+    for url, data in posts:
+        assert desk.post(url, data).status_code == 403, url
+
+    account.refresh_from_db()
+    generation.refresh_from_db()
+    entry.refresh_from_db()
+    customer.refresh_from_db()
+    assert (account.balance, account.held, generation.status, entry.amount) == before
+    assert customer.is_active
+    # A view-only page: no save button, and the actions are there instead.
+    page = desk.get(reverse("admin:accounts_user_change", args=[customer.pk])).content.decode()
+    assert 'name="_save"' not in page and "customer@example.com" in page
+
+
+def test_staff_outside_the_support_group_get_no_support_actions(client, customer):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(*Group.objects.get(name="Support").permissions.exclude(
+        codename="act"))  # fmt: skip
+    client.force_login(viewer)
+    generation = completed_generation(customer)
+
+    page = client.get(GENERATIONS).content.decode()
+    submit_action(client, GENERATIONS, "refund", [generation.pk], reason="because")
+
+    assert 'value="refund"' not in page
+    assert not refunds(customer).exists() and not SupportAction.objects.exists()
+
+
+def test_a_users_page_shows_plan_credits_recent_jobs_and_ledger_links(desk, customer):
+    generation = completed_generation(customer)
+    execution = completed_execution(customer)
+    page = desk.get(reverse("admin:accounts_user_change", args=[customer.pk])).content.decode()
+    assert generation.pk in page and execution.pk in page
+    assert "Ledger entries" in page and "What support did here" in page
+    filtered = desk.get(USERS, {"is_active__exact": "1", "q": "customer@"}).content.decode()
+    assert "customer@example.com" in filtered
+
+
+# --- Refunds -----------------------------------------------------------------------------------
+
+
+def test_refund_a_completed_generation_once(desk, member, customer):
+    generation = completed_generation(customer)
+    charged = generation.cost
+    after_charge = available(customer)
+    form = start_action(desk, GENERATIONS, "refund", [generation.pk])
+    assert 'name="reason"' in form and 'name="amount"' in form
+
+    response = submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="Blurry")
+    again = submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="Still blurry")
+
+    assert available(customer) == after_charge + charged
+    entry = refunds(customer).get()
+    assert (entry.amount, entry.actor, entry.hold_id) == (charged, member, generation.hold_id)
+    assert entry.object_id == generation.pk  # the refund names the job it gives back for
+    assert "Blurry" in entry.memo
+    assert f"refunded {charged} credit(s)" in " ".join(messages_of(response))
+    assert "already refunded" in " ".join(messages_of(again))
+    kept = record("refund", generation)
+    assert (kept.actor, kept.reason, kept.customer) == (member, "Blurry", customer)
+    assert kept.details["credits"] == charged
+    assert ledger_audit() == []
+
+
+def test_partial_refund_of_an_execution_and_never_more_than_it_charged(desk, customer):
+    execution = completed_execution(customer)
+    charged = Hold.objects.get(pk=execution.hold_id).captured
+    assert charged == execution.cost
+    before = available(customer)
+
+    too_much = submit_action(
+        desk, EXECUTIONS, "refund", [execution.pk], reason="x", amount=charged + 1
+    )
+    assert "between 1 and" in " ".join(messages_of(too_much))
+    assert not refunds(customer).exists()
+
+    submit_action(desk, EXECUTIONS, "refund", [execution.pk], reason="Step 3 wrong", amount=3)
+    assert available(customer) == before + 3
+    assert Hold.objects.get(pk=execution.hold_id).refunded == 3
+    second = submit_action(desk, EXECUTIONS, "refund", [execution.pk], reason="more", amount=2)
+    assert "already refunded" in " ".join(messages_of(second))
+    assert available(customer) == before + 3
+    assert record("refund", execution).details["credits"] == 3
+    assert ledger_audit() == []
+
+
+def test_a_job_that_was_not_charged_cannot_be_refunded(desk, customer):
+    queued, _ = queued_generation(customer), None
+    response = submit_action(desk, GENERATIONS, "refund", [queued.pk], reason="r")
+    assert "Only a completed job" in " ".join(messages_of(response))
+    assert not refunds(customer).exists() and not SupportAction.objects.exists()
+
+
+def test_a_refund_needs_a_reason(desk, customer):
+    generation = completed_generation(customer)
+    response = submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="  ")
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    assert not refunds(customer).exists()
+
+
+# --- Cancel and retry ------------------------------------------------------------------------
+
+
+def test_cancel_a_running_job_and_retry_it(desk, member, customer):
+    queued, _ = queued_generation(customer), None
+    held = available(customer)
+
+    submit_action(desk, GENERATIONS, "cancel", [queued.pk], reason="Stuck at 0%")
+    queued.refresh_from_db()
+    assert queued.status == "cancelled" and available(customer) == held + queued.cost
+    assert record("cancel", queued).reason == "Stuck at 0%"
+    assert "support (helpdesk@example.com)" in queued.log_entries.last().message
+
+    response = submit_action(desk, GENERATIONS, "retry", [queued.pk], reason="Try again")
+    again = Generation.objects.exclude(pk=queued.pk).get(user=customer)
+    assert again.status == "queued" and again.params == queued.params
+    assert f"running again as {again.pk}" in " ".join(messages_of(response))
+    assert record("retry", queued).details["new"] == again.pk
+    assert ledger_audit() == []
+
+
+def test_cancel_and_retry_an_execution(desk, customer):
+    logo = Template.objects.get(starter="logo-kit")
+    execution, _ = execution_create(user=customer, template_id=logo.pk, inputs={"brand": "Acme"})
+    before = available(customer) + execution.cost
+
+    submit_action(desk, EXECUTIONS, "cancel", [execution.pk], reason="Customer asked")
+    execution.refresh_from_db()
+    assert execution.status == "cancelled" and available(customer) == before
+    page = desk.get(reverse("admin:pipelines_execution_change", args=[execution.pk]))
+    assert "Step 1 (generate-image): Cancelled by support" in page.content.decode()
+    submit_action(desk, EXECUTIONS, "retry", [execution.pk], reason="Customer asked again")
+    execution.refresh_from_db()
+    assert execution.status == "queued" and execution.attempt == 2
+    assert run_all(execution.pk).status == "completed"
+    assert [a.action for a in SupportAction.objects.order_by("pk")] == ["cancel", "retry"]
+    # The run's log on its page: asked for, then each step's story (of its latest job).
+    html = desk.get(reverse("admin:pipelines_execution_change", args=[execution.pk]))
+    html = html.content.decode()
+    assert "Asked for: 12 credit(s) held" in html
+    assert "Step 3 (vectorize): Completed in" in html
+    assert ledger_audit() == []
+
+
+def test_cancelling_a_finished_job_is_refused_and_not_recorded(desk, customer):
+    generation = completed_generation(customer)
+    response = submit_action(desk, GENERATIONS, "cancel", [generation.pk], reason="r")
+    assert "only queued or running" in " ".join(messages_of(response))
+    assert not SupportAction.objects.exists()
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+
+def test_suspend_locks_the_account_and_cancels_its_work(desk, member, customer, client):
+    api = APIClient()
+    login = api.post(
+        "/api/v1/auth/login", {"email": customer.email, "password": PASSWORD}, format="json"
+    )
+    refresh = login.json()["refresh"]
+    queued, _ = queued_generation(customer), None
+    logo = Template.objects.get(starter="logo-kit")
+    execution, _ = execution_create(user=customer, template_id=logo.pk, inputs={"brand": "Acme"})
+    browser = APIClient()
+    browser.force_login(customer)
+    assert browser.get("/api/v1/users/profile").status_code == 200
+
+    response = submit_action(desk, USERS, "suspend", [customer.pk], reason="Chargeback fraud")
+
+    assert "2 running job(s) cancelled" in " ".join(messages_of(response))
+    customer.refresh_from_db()
+    assert not customer.is_active
+    assert Generation.objects.get(pk=queued.pk).status == "cancelled"
+    assert Execution.objects.get(pk=execution.pk).status == "cancelled"
+    account = TokenAccount.objects.get(user=customer)
+    assert (account.balance, account.held) == (100, 0)
+    again = APIClient().post(
+        "/api/v1/auth/login", {"email": customer.email, "password": PASSWORD}, format="json"
+    )
+    assert again.status_code == 401
+    assert APIClient().post("/api/v1/auth/refresh", {"refresh": refresh}, format="json")\
+        .status_code == 401  # fmt: skip
+    assert browser.get("/api/v1/users/profile").status_code == 401  # the session is over
+    assert record("suspend", customer).details["jobs_cancelled"] == 2
+
+    submit_action(desk, USERS, "reactivate", [customer.pk], reason="Bank cleared it")
+    customer.refresh_from_db()
+    assert customer.is_active
+    assert browser.get("/api/v1/users/profile").status_code == 401  # its session was deleted
+    assert (
+        APIClient()
+        .post("/api/v1/auth/login", {"email": customer.email, "password": PASSWORD}, format="json")
+        .status_code
+        == 200
+    )
+    assert record("reactivate", customer).reason == "Bank cleared it"
+    assert ledger_audit() == []
+
+
+def test_support_cannot_suspend_themselves(desk, member):
+    response = submit_action(desk, USERS, "suspend", [member.pk], reason="oops")
+    assert "cannot suspend yourself" in " ".join(messages_of(response))
+    member.refresh_from_db()
+    assert member.is_active
+
+
+def test_change_plan_now_and_at_the_next_renewal(desk, customer):
+    pro = Plan.objects.get(code="pro")
+    free = Subscription.objects.get(user=customer).plan
+    form = start_action(desk, USERS, "change_plan", [customer.pk])
+    assert 'name="plan"' in form and 'value="renewal"' in form
+
+    submit_action(desk, USERS, "change_plan", [customer.pk], plan=pro.pk, when="now",
+                  reason="Upgrade paid by invoice")  # fmt: skip
+    assert Subscription.objects.get(user=customer).plan == pro
+    submit_action(desk, USERS, "change_plan", [customer.pk], plan=free.pk, when="renewal",
+                  reason="Downgrade asked for")  # fmt: skip
+    subscription = Subscription.objects.get(user=customer)
+    assert (subscription.plan, subscription.pending_plan) == (pro, free)
+    page = desk.get(reverse("admin:accounts_user_change", args=[customer.pk])).content.decode()
+    assert "at the next renewal" in page
+
+    account = TokenAccount.objects.get(user=customer)
+    tokens_renew(account=account, now=account.period_end + timedelta(days=1))
+    subscription.refresh_from_db()
+    assert (subscription.plan, subscription.pending_plan) == (free, None)
+    renewal = LedgerEntry.objects.filter(account=account, kind=EntryKind.RENEWAL).get()
+    assert renewal.amount == free.credits_per_month
+    changes = SupportAction.objects.filter(action="change_plan").order_by("pk")
+    assert [(c.details["before"], c.details["after"], c.details["when"]) for c in changes] == [
+        (free.code, pro.code, "now"),
+        (pro.code, free.code, "renewal"),
+    ]
+    assert ledger_audit() == []
+
+
+# --- Webhooks and templates --------------------------------------------------------------------
+
+
+def test_redeliver_a_webhook_event(desk, member, customer):
+    webhook = Webhook.objects.create(
+        id="wh_test", user=customer, url="https://hooks.example.com/x", secret="s" * 32,
+        events=["generation.completed"],
+    )  # fmt: skip
+    original = WebhookDelivery.objects.create(
+        id="msg_original", webhook=webhook, event="generation.completed", payload={"id": "gen_1"}
+    )
+    page = desk.get(reverse("admin:studio_webhookdelivery_change", args=[original.pk]))
+    assert "gen_1" in page.content.decode()  # the request body, readable
+
+    submit_action(desk, DELIVERIES, "redeliver", [original.pk], reason="Their server was down")
+
+    again = WebhookDelivery.objects.exclude(pk=original.pk).get()
+    assert (again.webhook, again.event, again.payload) == (
+        webhook,
+        original.event,
+        original.payload,
+    )
+    assert record("redeliver", original).details["new"] == again.pk
+
+
+def test_feature_and_unpublish_a_template_whose_owner_sees_why(desk, customer):
+    api = APIClient()
+    api.force_authenticate(customer)
+    created = api.post(
+        "/api/v1/templates",
+        {"name": "Knock-off", "visibility": "public", "inputs": [], "steps": [
+            {"operation": "generate-image", "params": {"prompt": "a logo"}}]},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.content
+    template = Template.objects.get(pk=created.json()["id"])
+
+    submit_action(desk, TEMPLATES, "feature", [template.pk], reason="")
+    assert Template.objects.get(pk=template.pk).featured
+    first = APIClient().get("/api/v1/templates", {"sort": "popular"}).json()["templates"][0]
+    assert first["id"] == template.pk and first["featured"] is True
+
+    submit_action(desk, TEMPLATES, "unpublish", [template.pk], reason="Uses a trademark.")
+    template.refresh_from_db()
+    assert (template.visibility, template.featured) == ("private", False)
+    assert APIClient().get(f"/api/v1/templates/{template.pk}").status_code in (401, 404)
+    own = api.get(f"/api/v1/templates/{template.pk}").json()
+    assert own["unpublishedReason"] == "Uses a trademark."
+    republish = api.patch(f"/api/v1/templates/{template.pk}", {"visibility": "public"},
+                          format="json")  # fmt: skip
+    assert republish.status_code == 409 and "trademark" in republish.json()["error"]
+    page = APIClient()
+    page.force_login(customer)
+    assert "Uses a trademark." in page.get(f"/templates/{template.pk}/").content.decode()
+    assert [a.action for a in SupportAction.objects.order_by("pk")] == ["feature", "unpublish"]
+
+
+def test_the_staff_record_is_read_only_and_filterable(desk, member, customer):
+    generation = completed_generation(customer)
+    submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="Blurry")
+    kept = record("refund", generation)
+
+    listing = desk.get(reverse("admin:support_supportaction_changelist"), {"action": "refund"})
+    assert "Blurry" in listing.content.decode()
+    url = reverse("admin:support_supportaction_change", args=[kept.pk])
+    assert desk.post(url, {"reason": "changed"}).status_code == 403
+    assert desk.post(reverse("admin:support_supportaction_delete", args=[kept.pk]),
+                     {"post": "yes"}).status_code == 403  # fmt: skip
+    kept.refresh_from_db()
+    assert kept.reason == "Blurry" and kept.created_at <= timezone.now()
+
+
+@pytest.mark.postgres
+def test_staff_refunding_one_job_at_once_refund_it_once(member, customer):
+    generation = completed_generation(customer)
+    before = available(customer)
+    results = run_together(
+        8,
+        lambda i: job_refund(actor=member, job=generation, reason=f"desk {i}", amount=i % 3 + 1),
+    )
+    assert outcome(results) == {"int": 1, "AlreadyDone": 7}
+    refund = refunds(customer).get()
+    assert available(customer) == before + refund.amount
+    assert SupportAction.objects.filter(action="refund").count() == 1
+    assert ledger_audit() == []
