@@ -7,6 +7,7 @@ ledger entries through tokens.services.
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import F
@@ -54,15 +55,12 @@ def _recent(model, rows, user: User, parts) -> str:
     rows = list(rows)
     if not rows:
         return "None yet."
+    page = f"admin:{opts.app_label}_{opts.model_name}_change"
     items = format_html_join(
         "",
         '<li><a href="{}">{}</a> · {} · {} · {} · {} credits</li>',
-        (
-            (reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]), row.pk,
-             *parts(row))
-            for row in rows
-        ),
-    )  # fmt: skip
+        ((reverse(page, args=[quote(row.pk)]), row.pk, *parts(row)) for row in rows),
+    )
     every = changelist_link(model, f"All {opts.verbose_name_plural}", user__id__exact=user.pk)
     return format_html('<ul class="recent-jobs">{}</ul>{}', items, every)
 

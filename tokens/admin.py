@@ -7,6 +7,7 @@ is a ledger entry with the staff member as actor and the reason as memo.
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote
 from django.db.models import F, QuerySet
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -365,7 +366,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         try:
             url = reverse(
                 f"admin:{entry.content_type.app_label}_{entry.content_type.model}_change",
-                args=[entry.object_id],
+                args=[quote(entry.object_id)],  # as the admin quotes ids ("_" is its escape)
             )
         except NoReverseMatch:
             return label

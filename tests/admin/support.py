@@ -3,6 +3,7 @@
 import re
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import quote
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -22,6 +23,13 @@ HOLDS_URL = reverse("admin:tokens_hold_changelist")
 
 
 PLANS_URL = reverse("admin:accounts_plan_changelist")
+
+
+def change_url(obj) -> str:
+    """An object's admin page. Quoted as the admin quotes its own links: its unquote turns
+    "_22" into '"', so a string id such as exe_22… would otherwise be someone else's page."""
+    opts = obj._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
 
 
 def numbers(user: User) -> tuple[int, int]:

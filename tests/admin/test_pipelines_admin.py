@@ -8,6 +8,7 @@ from django.urls import reverse
 from pipelines.models import Execution, Rating, Template
 from pipelines.services.executions import execution_create
 from pipelines.services.templates import template_rate
+from tests.admin.support import change_url
 from tests.factories import UserFactory
 from tokens.audit import ledger_audit
 
@@ -41,7 +42,7 @@ def test_every_pipelines_page_loads(staff_client, running, model):
         "execution": execution,
         "rating": Rating.objects.first(),
     }[model]
-    change = staff_client.get(reverse(f"admin:pipelines_{model}_change", args=[obj.pk]))
+    change = staff_client.get(change_url(obj))
     assert change.status_code == 200
     if model == "execution":
         assert "12 / 0 / 0" in change.content.decode()  # held / charged / released
@@ -69,7 +70,7 @@ def test_staff_cancel_a_running_execution_and_its_credits_come_back(staff_client
 
 def test_an_execution_cannot_be_edited_in_the_admin(staff_client, running):
     _, execution = running
-    url = reverse("admin:pipelines_execution_change", args=[execution.pk])
+    url = change_url(execution)
     response = staff_client.post(url, {"status": "completed"})
     assert response.status_code == 403
     assert Execution.objects.get(pk=execution.pk).status == "queued"

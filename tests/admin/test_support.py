@@ -2,6 +2,7 @@
 support action through the services (ledger audit clean, staff record with the reason), and
 what they cannot do (edit a balance, a hold, a ledger entry or a status)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from studio.models import Generation, Webhook, WebhookDelivery
 from studio.services.execution import generation_run
 from support.models import SupportAction
 from support.services import job_refund
-from tests.admin.support import messages_of, start_action, submit_action
+from tests.admin.support import change_url, messages_of, start_action, submit_action
 from tests.factories import PASSWORD, UserFactory
 from tests.pipelines.support import run_all
 from tests.studio.lifecycle.support import submit
@@ -124,7 +125,7 @@ def test_a_support_member_cannot_edit_a_balance_a_status_or_a_ledger_row(desk, c
         (reverse("admin:tokens_tokenaccount_change", args=[account.pk]), {"balance": 10**6}),
         (reverse("admin:tokens_ledgerentry_change", args=[entry.pk]), {"amount": 10**6}),
         (reverse("admin:tokens_hold_change", args=[generation.hold_id]), {"status": "open"}),
-        (reverse("admin:studio_generation_change", args=[generation.pk]), {"status": "queued"}),
+        (change_url(generation), {"status": "queued"}),
         (reverse("admin:accounts_user_change", args=[customer.pk]), {"is_active": ""}),
         (reverse("admin:tokens_ledgerentry_add"), {"amount": 5}),
         (reverse("admin:tokens_ledgerentry_delete", args=[entry.pk]), {"post": "yes"}),
@@ -259,7 +260,7 @@ def test_cancel_and_retry_an_execution(desk, customer):
     submit_action(desk, EXECUTIONS, "cancel", [execution.pk], reason="Customer asked")
     execution.refresh_from_db()
     assert execution.status == "cancelled" and available(customer) == before
-    page = desk.get(reverse("admin:pipelines_execution_change", args=[execution.pk]))
+    page = desk.get(change_url(execution))
     assert "Step 1 (generate-image): Cancelled by support" in page.content.decode()
     submit_action(desk, EXECUTIONS, "retry", [execution.pk], reason="Customer asked again")
     execution.refresh_from_db()
@@ -267,7 +268,7 @@ def test_cancel_and_retry_an_execution(desk, customer):
     assert run_all(execution.pk).status == "completed"
     assert [a.action for a in SupportAction.objects.order_by("pk")] == ["cancel", "retry"]
     # The run's log on its page: asked for, then each step's story (of its latest job).
-    html = desk.get(reverse("admin:pipelines_execution_change", args=[execution.pk]))
+    html = desk.get(change_url(execution))
     html = html.content.decode()
     assert "Asked for: 12 credit(s) held" in html
     assert "Step 3 (vectorize): Completed in" in html
@@ -377,7 +378,7 @@ def test_redeliver_a_webhook_event(desk, member, customer):
     original = WebhookDelivery.objects.create(
         id="msg_original", webhook=webhook, event="generation.completed", payload={"id": "gen_1"}
     )
-    page = desk.get(reverse("admin:studio_webhookdelivery_change", args=[original.pk]))
+    page = desk.get(change_url(original))
     assert "gen_1" in page.content.decode()  # the request body, readable
 
     submit_action(desk, DELIVERIES, "redeliver", [original.pk], reason="Their server was down")
@@ -451,3 +452,13 @@ def test_staff_refunding_one_job_at_once_refund_it_once(member, customer):
     assert available(customer) == before + refund.amount
     assert SupportAction.objects.filter(action="refund").count() == 1
     assert ledger_audit() == []
+
+
+def test_links_to_jobs_whose_ids_need_the_admins_quoting_open_them(desk, customer):
+    # The admin reads "_22" in a URL as '"': an id like img_22… must be linked quoted.
+    queued = queued_generation(customer)
+    Generation.objects.filter(pk=queued.pk).update(id="img_22_5F")
+    page = desk.get(reverse("admin:accounts_user_change", args=[customer.pk])).content.decode()
+    link = re.search(r'href="([^"]+)">img_22_5F</a>', page).group(1)
+    opened = desk.get(link)
+    assert opened.status_code == 200 and "img_22_5F" in opened.content.decode()

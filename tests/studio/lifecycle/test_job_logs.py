@@ -14,6 +14,7 @@ from studio.services.execution import generation_run
 from studio.services.generations import generation_cancel, generation_claim
 from studio.services.joblog import JOB_LOG_LIMIT, Line, job_log_write
 from studio.services.sweeper import generations_sweep
+from tests.admin.support import change_url
 from tests.conftest import login
 from tests.factories import UserFactory
 from tests.studio.lifecycle.support import submit
@@ -129,6 +130,6 @@ def test_the_gallery_page_and_the_admin_show_the_log(client, user, admin_client,
     html = page.content.decode()
     assert 'id="log-title"' in html and f"Claimed by {socket.gethostname()[:30]}" in html
 
-    admin = admin_client.get(f"/admin/studio/generation/{generation_id}/change/")
+    admin = admin_client.get(change_url(Generation.objects.get(pk=generation_id)))
     assert admin.status_code == 200
     assert "Stored 1 file(s)" in admin.content.decode()
