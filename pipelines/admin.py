@@ -3,7 +3,6 @@ actions (refund, cancel, retry an execution; feature, unfeature, unpublish a tem
 go through support.services."""
 
 from django.contrib import admin
-from django.utils.html import format_html, format_html_join
 
 from pipelines.models import (
     Execution,
@@ -17,7 +16,7 @@ from pipelines.models import (
 from pipelines.selectors import execution_credits, execution_log
 from studio.admin import cancel_action, refund_action, retry_action
 from support import services as support
-from support.admin import SupportActionsMixin
+from support.admin import SupportActionsMixin, html_table
 from support.forms import NoteForm
 from tokens.admin import ReadOnlyAdmin
 
@@ -143,13 +142,13 @@ class ExecutionAdmin(SupportActionsMixin, ReadOnlyAdmin):
 
     @admin.display(description="Log (each step's job log)")
     def log(self, obj: Execution) -> str:
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((f"{line['at']:%Y-%m-%d %H:%M:%S}", line["event"], line["message"])
-             for line in execution_log(obj)),
-        )  # fmt: skip
-        return format_html("<table><tbody>{}</tbody></table>", rows)
+        return html_table(
+            ("Time", "Event", "Message"),
+            (
+                (f"{line['at']:%Y-%m-%d %H:%M:%S}", line["event"], line["message"])
+                for line in execution_log(obj)
+            ),
+        )
 
     @admin.display(description="Credits held / charged / released")
     def credits(self, obj: Execution) -> str:

@@ -4,7 +4,7 @@ the support actions (refund, cancel, retry, redeliver), which go through support
 import json
 
 from django.contrib import admin
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from studio.models import (
     Asset,
@@ -17,7 +17,7 @@ from studio.models import (
 )
 from studio.models.joblogs import JobLogEntry
 from support import services as support
-from support.admin import SupportActionsMixin
+from support.admin import SupportActionsMixin, html_table
 from support.forms import RefundForm
 from tokens.admin import ReadOnlyAdmin
 
@@ -26,15 +26,9 @@ def attempts_table(attempts: list[dict]) -> str:
     """A job's provider attempts (provider, seconds, error) as a small table."""
     if not attempts:
         return "None yet."
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+    return html_table(
+        ("Provider", "Seconds", "Error"),
         ((a.get("provider", "?"), a.get("duration", ""), a.get("error") or "ok") for a in attempts),
-    )
-    return format_html(
-        "<table><thead><tr><th>Provider</th><th>Seconds</th><th>Error</th></tr></thead>"
-        "<tbody>{}</tbody></table>",
-        rows,
     )
 
 

@@ -11,12 +11,22 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Model, QuerySet
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 
 from core.exceptions import DomainError
 from support import services
 from support.forms import ReasonForm
 from support.models import SupportAction
 from tokens.admin import ReadOnlyAdmin
+
+
+def html_table(headers: tuple[str, ...], rows) -> str:
+    """A small read-only table for an admin field (each value escaped)."""
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    cells = "".join("<td>{}</td>" for _ in headers)
+    body = format_html_join("", "<tr>" + cells + "</tr>", rows)
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
 
 # One form, one short transaction per row, inside the request.
 MAX_ROWS = 200
