@@ -294,6 +294,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "studio.models.DeliveryStatus",
         "GenerationStatusEnum": "studio.models.Status",
         "GenerationKindEnum": "studio.models.Kind",
+        "ExecutionStatusEnum": "pipelines.models.ExecutionStatus",
         "ImageModelEnum": "studio.options.IMAGE_MODEL_CHOICES",
         "VideoModelEnum": "studio.options.VIDEO_MODEL_CHOICES",
     },

@@ -241,6 +241,8 @@ class ExecutionStep(models.Model):
         blank=True,
         related_name="pipeline_step",
     )
+    # The jobs of earlier attempts at this step (ids, oldest first), kept for the run's log.
+    earlier_jobs = models.JSONField(default=list, blank=True)
     output = models.CharField(max_length=64, blank=True)  # an asset, generation or style id
     charged = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)

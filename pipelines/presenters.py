@@ -227,3 +227,12 @@ def execution_item(execution: Execution) -> dict:
         "createdAt": iso(execution.created_at),
         "finishedAt": iso(execution.finished_at),
     }
+
+
+def execution_log(execution: Execution, lines: list[dict]) -> dict:
+    """GET /executions/<id>/logs: the run's story (pipelines.selectors.execution_log)."""
+    return {
+        "id": execution.id,
+        "status": execution.status,
+        "entries": [{**line, "at": iso(line["at"])} for line in lines],
+    }

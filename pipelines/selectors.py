@@ -80,10 +80,15 @@ def execution_list(*, user, template_id: str | None = None, status: str | None =
     return executions.order_by("-created_at", "-pk")
 
 
+def execution_holds(execution: Execution):
+    """Every hold the execution had, oldest first: its first run's and one per retry."""
+    content_type = ContentType.objects.get_for_model(Execution)
+    return Hold.objects.filter(content_type=content_type, object_id=execution.pk).order_by("pk")
+
+
 def execution_credits(execution: Execution) -> dict:
     """Held / charged / released over every hold of the execution (a retry opens another)."""
-    content_type = ContentType.objects.get_for_model(Execution)
-    holds = Hold.objects.filter(content_type=content_type, object_id=execution.pk)
+    holds = execution_holds(execution)
     held = holds.aggregate(total=Sum("amount"))["total"] or 0
     entries = LedgerEntry.objects.filter(hold__in=holds)
     charged = -(entries.filter(kind=EntryKind.CAPTURE).aggregate(s=Sum("amount"))["s"] or 0)
@@ -100,10 +105,10 @@ def execution_log(execution: Execution) -> list[dict]:
     """The run's story: when it was asked for, then each step's job log, in time order, each
     line naming its step. Bounded like the jobs' logs it is made of."""
     steps = {
-        step.generation_id: step
-        for step in execution.steps.exclude(generation_id=None).only(
-            "position", "operation", "generation_id"
-        )
+        job: step
+        for step in execution.steps.only("position", "operation", "generation_id", "earlier_jobs")
+        for job in [*step.earlier_jobs, step.generation_id]
+        if job
     }
     lines = [
         {
@@ -114,6 +119,17 @@ def execution_log(execution: Execution) -> list[dict]:
             "data": {},
         }
     ]
+    for attempt, hold in enumerate(execution_holds(execution)[1:], start=2):
+        lines.append(
+            {
+                "at": hold.created_at,
+                "step": None,
+                "event": "retried",
+                "message": f"Retried (attempt {attempt}): {hold.amount} credit(s) held "
+                "for the steps left",
+                "data": {"attempt": attempt},
+            }
+        )
     for entry in JobLogEntry.objects.filter(generation_id__in=list(steps)).order_by("at", "id"):
         step = steps[entry.generation_id]
         lines.append(
@@ -125,6 +141,7 @@ def execution_log(execution: Execution) -> list[dict]:
                 "data": entry.data,
             }
         )
+    lines.sort(key=lambda line: line["at"])  # stable: lines at the same time keep their order
     return lines
 
 

@@ -41,6 +41,11 @@ urlpatterns = [
         name="execution-events",
     ),
     path(
+        "executions/<str:execution_id>/logs",
+        executions.ExecutionLogsApi.as_view(),
+        name="execution-logs",
+    ),
+    path(
         "executions/<str:execution_id>/cancel",
         executions.ExecutionCancelApi.as_view(),
         name="execution-cancel",

@@ -13,6 +13,7 @@ from django.db.models import Model
 from accounts.models import Plan, Subscription, User
 from core.exceptions import Conflict, DomainError
 from pipelines.models import Execution, ExecutionStatus, Template, Visibility
+from pipelines.selectors import execution_holds
 from studio.models import Generation, Status, WebhookDelivery
 from support.models import Action, SupportAction
 from tokens.models import Hold, HoldStatus
@@ -68,68 +69,94 @@ def _reason(reason: str) -> str:
 # --- Refunds ---------------------------------------------------------------------------------
 
 
-def _refundable_hold(job: Generation | Execution) -> Hold:
+def _charged_holds(job: Generation | Execution) -> list[int]:
+    """The holds that charged for `job`, by id: a generation's one, or every hold an execution
+    had (each retry opens another for the steps left)."""
     if isinstance(job, Generation):
         if job.hold_id is None:
             raise NotRefundable(
                 "This job is a step of a template execution; refund the execution", id=job.pk
             )
         done = job.status == Status.COMPLETED
+        holds = [job.hold_id]
     else:
         done = job.status == ExecutionStatus.COMPLETED
+        holds = list(execution_holds(job).values_list("pk", flat=True))
     if not done:
         raise NotRefundable(
             f"Only a completed job can be refunded (this one is {job.status}); a failed or "
             "cancelled one was never charged",
             status=job.status,
         )
-    return job.hold
+    return holds
+
+
+def _shares(holds: list[Hold], amount: int | None) -> list[tuple[Hold, int]]:
+    """What to give back on each hold: all each charged, or `amount` taken from the latest
+    hold back (the retry that finished the run first)."""
+    if amount is None:
+        return [(hold, hold.captured) for hold in holds]
+    shares = []
+    for hold in reversed(holds):
+        share = min(amount, hold.captured)
+        if share:
+            shares.append((hold, share))
+        amount -= share
+    return shares
 
 
 def job_refund(
     *, actor: User, job: Generation | Execution, reason: str, amount: int | None = None
 ) -> int:
     """Give back what a completed generation or execution charged, all of it (amount=None) or
-    part. Once per job: a second refund is refused, and never more than was charged.
-    Returns the credits refunded."""
+    part. Once per job: a second refund is refused, and never more than was charged (over all
+    of an execution's holds, when a retry finished it). Returns the credits refunded."""
     from tokens.services import hold_refund
 
     reason = _reason(reason)
-    hold = _refundable_hold(job)
+    ids = _charged_holds(job)
     with transaction.atomic():
-        # The hold's row, locked: two staff refunding the same job at once take turns, and
-        # the second sees the first's refund.
-        hold = Hold.objects.select_for_update().get(pk=hold.pk)
-        if hold.status != HoldStatus.CAPTURED or hold.captured == 0:
-            raise NotRefundable("Nothing was charged for this job", captured=hold.captured)
-        if hold.refunded:
-            raise AlreadyDone(
-                "This job was already refunded", refunded=hold.refunded, id=str(job.pk)
-            )
-        if amount is not None and not 0 < amount <= hold.captured:
+        # The holds' rows, locked in id order: two staff refunding the same job at once take
+        # turns, and the second sees the first's refund.
+        holds = [
+            hold
+            for hold in Hold.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            if hold.status == HoldStatus.CAPTURED and hold.captured
+        ]
+        charged = sum(hold.captured for hold in holds)
+        if not charged:
+            raise NotRefundable("Nothing was charged for this job", captured=0)
+        refunded = sum(hold.refunded for hold in holds)
+        if refunded:
+            raise AlreadyDone("This job was already refunded", refunded=refunded, id=str(job.pk))
+        if amount is not None and not 0 < amount <= charged:
             raise NotRefundable(
-                f"A refund is between 1 and the {hold.captured} credits charged",
-                charged=hold.captured,
+                f"A refund is between 1 and the {charged} credits charged",
+                charged=charged,
                 amount=amount,
             )
-        entry = hold_refund(
-            hold=hold,
-            amount=amount,
-            memo=f"Refund: {reason}",
-            idempotency_key=f"support:{hold.pk}",
-            actor=actor,
-        )
+        entries = [
+            hold_refund(
+                hold=hold,
+                amount=share,
+                memo=f"Refund: {reason}",
+                idempotency_key=f"support:{hold.pk}",
+                actor=actor,
+            )
+            for hold, share in _shares(holds, amount)
+        ]
+        credits = sum(entry.amount for entry in entries)
         support_record(
             actor=actor,
             action=Action.REFUND,
             target=job,
             customer=job.user,
             reason=reason,
-            credits=entry.amount,
-            charged=hold.captured,
-            ledger_entry=entry.pk,
+            credits=credits,
+            charged=charged,
+            ledger_entries=[entry.pk for entry in entries],
         )
-    return entry.amount
+    return credits
 
 
 # --- Jobs: cancel and retry ------------------------------------------------------------------

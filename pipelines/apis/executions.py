@@ -11,7 +11,7 @@ from core.ratelimit import PlanApiThrottle, PlanImageThrottle
 from core.schema import errors
 from pipelines import presenters
 from pipelines.models import ExecutionStatus
-from pipelines.selectors import execution_list, usage_report
+from pipelines.selectors import execution_list, execution_log, usage_report
 from pipelines.services.executions import (
     execution_cancel,
     execution_create,
@@ -92,6 +92,37 @@ class ExecutionDetailApi(APIView):
     def get(self, request, execution_id: str):
         execution = execution_get_for_user(user=request.user, execution_id=execution_id)
         return Response(presenters.execution_detail(execution, request))
+
+
+class ExecutionLogEntry(serializers.Serializer):
+    at = serializers.DateTimeField()
+    step = serializers.IntegerField(
+        allow_null=True, help_text="The step it is about (from 1); null for the run itself."
+    )
+    event = serializers.CharField(
+        help_text="queued, retried, or a step's job event: claimed, attempt, stored..."
+    )
+    message = serializers.CharField()
+    data = serializers.DictField()
+
+
+class ExecutionLogOutput(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    entries = ExecutionLogEntry(many=True)
+
+
+class ExecutionLogsApi(APIView):
+    @extend_schema(
+        operation_id="executions_logs",
+        tags=["templates"],
+        responses={200: ExecutionLogOutput, **errors(401, 404)},
+        summary="What happened to the run: asked for, each retry, and every step's job log "
+        "(earlier attempts included), in time order.",
+    )
+    def get(self, request, execution_id: str):
+        execution = execution_get_for_user(user=request.user, execution_id=execution_id)
+        return Response(presenters.execution_log(execution, execution_log(execution)))
 
 
 class ExecutionCancelApi(APIView):

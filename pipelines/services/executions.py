@@ -502,6 +502,11 @@ def execution_retry(*, user, execution_id: str) -> Execution:
         ExecutionStep.objects.filter(pk__in=[s.pk for s in rest]).update(
             status=StepStatus.PENDING, error="", output="", charged=0, finished_at=None
         )
+        for step in rest:
+            if step.generation_id:  # its failed or cancelled job stays in the run's log
+                step.earlier_jobs = [*step.earlier_jobs, step.generation_id]
+                step.generation = None
+                step.save(update_fields=["earlier_jobs", "generation"])
         ExecutionStep.objects.filter(pk=first.pk).update(status=StepStatus.QUEUED, generation=job)
         transaction.on_commit(lambda: enqueue(job))
         execution.refresh_from_db()

@@ -17,7 +17,13 @@ from pipelines import presenters, spec
 from pipelines.apis.executions import UserExecutionsApi
 from pipelines.apis.templates import TemplateListApi
 from pipelines.models import EXECUTION_ACTIVE, Step, StepStatus, Template
-from pipelines.selectors import execution_list, rating_of, template_list, template_tags
+from pipelines.selectors import (
+    execution_list,
+    execution_log,
+    rating_of,
+    template_list,
+    template_tags,
+)
 from pipelines.services.executions import execution_get_for_user, template_cost
 from pipelines.services.templates import template_visible
 from studio import presenters as studio_presenters
@@ -402,6 +408,7 @@ def execution_detail(request: HttpRequest, execution_id: str) -> HttpResponse:
             "template_live": template is not None,
             "retry_cost": body["retryCost"],
             "created": execution.created_at,
+            "log": execution_log(execution),
             "page_data": {"id": execution.pk, "status": body["status"]},
         },
     )

@@ -3,7 +3,7 @@
 
 import { api, explain } from "./api.js";
 import { enhanceForms } from "./forms.js";
-import { confirmDialog, copyText, toast } from "./ui.js";
+import { confirmDialog, copyText, localClock, toast } from "./ui.js";
 
 function setupTheme() {
   const button = document.querySelector("[data-theme-toggle]");
@@ -105,3 +105,4 @@ setupActions();
 setupCopy();
 enhanceForms();
 localTimes();
+localClock();

@@ -6,7 +6,7 @@
 
 import { get, post, explain } from "./api.js";
 import { follow, isFinished } from "./jobs.js";
-import { confirmDialog, escapeHtml, icon, refreshCredits, toast } from "./ui.js";
+import { confirmDialog, escapeHtml, icon, localClock, refreshCredits, toast } from "./ui.js";
 
 const data = JSON.parse(document.getElementById("execution-data").textContent);
 const root = document.querySelector("[data-execution]");
@@ -196,6 +196,26 @@ function line(body) {
   return `Cancelled at step ${body.currentStep}`;
 }
 
+// --- The run's log ------------------------------------------------------------------------
+
+const LOG_BADGES = { failed: " badge-danger", completed: " badge-success" };
+const stepStates = (body) => body.steps.map((s) => s.status).join();
+
+/** Reads the run's log again (a step started or ended) and shows its lines. */
+async function refreshLog() {
+  const rows = document.querySelector("[data-job-log] [data-log-rows]");
+  if (!rows) return;
+  try {
+    const { entries } = await get(`${path}/logs`);
+    rows.innerHTML = entries
+      .map((entry) => `<tr><td class="when"><time data-local-clock datetime="${escapeHtml(entry.at)}"></time></td><td><span class="badge${LOG_BADGES[entry.event] || ""}">${escapeHtml(entry.event)}</span></td><td class="what">${escapeHtml(entry.message)}</td></tr>`)
+      .join("");
+    localClock(rows);
+  } catch {
+    // The log is a record, not the run: the steps above keep showing it as it goes.
+  }
+}
+
 function showBody(body, via) {
   const was = current;
   current = body;
@@ -228,6 +248,7 @@ function showBody(body, via) {
   }
   showResult(body);
   if (was && was.status !== body.status && isFinished(body.status)) refreshCredits();
+  if (was && stepStates(was) !== stepStates(body)) refreshLog();
 }
 
 function showProgress(update, via) {

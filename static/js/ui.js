@@ -81,6 +81,16 @@ export async function copyText(text) {
   }
 }
 
+/** Clock times (`<time data-local-clock datetime=…>`, a job log's lines) in the visitor's own
+ * time zone, to the second. */
+export function localClock(root = document) {
+  const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  root.querySelectorAll("time[data-local-clock]").forEach((el) => {
+    const date = new Date(el.getAttribute("datetime"));
+    if (!Number.isNaN(date.getTime())) el.textContent = clock.format(date);
+  });
+}
+
 /** Dates (`<time data-local-date datetime=…>`) in the visitor's own day, short; the full date
  * and time on hover. */
 export function localDates(root = document) {

@@ -13,85 +13,34 @@ from rest_framework.test import APIClient
 
 from accounts.models import Plan, Subscription
 from pipelines.models import Execution, Template
-from pipelines.services.executions import execution_create
 from studio.models import Generation, Webhook, WebhookDelivery
-from studio.services.execution import generation_run
 from support.models import SupportAction
-from support.services import job_refund
-from tests.admin.support import change_url, messages_of, start_action, submit_action
+from tests.admin.support import (
+    EXECUTIONS_URL,
+    GENERATIONS_URL,
+    available,
+    change_url,
+    completed_execution,
+    completed_generation,
+    messages_of,
+    queued_generation,
+    record,
+    refunds,
+    start_action,
+    started_execution,
+    submit_action,
+)
 from tests.factories import PASSWORD, UserFactory
 from tests.pipelines.support import run_all
-from tests.studio.lifecycle.support import submit
-from tests.tokens.test_concurrency import outcome, run_together
 from tokens.audit import ledger_audit
-from tokens.models import EntryKind, Hold, LedgerEntry, TokenAccount
+from tokens.models import EntryKind, LedgerEntry, TokenAccount
 from tokens.services import tokens_renew
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("support_studio")]
 
-GENERATIONS = reverse("admin:studio_generation_changelist")
-EXECUTIONS = reverse("admin:pipelines_execution_changelist")
 USERS = reverse("admin:accounts_user_changelist")
 DELIVERIES = reverse("admin:studio_webhookdelivery_changelist")
 TEMPLATES = reverse("admin:pipelines_template_changelist")
-
-
-@pytest.fixture(autouse=True)
-def _studio(instant_studio, settings):
-    settings.OPERATION_PROVIDERS = {"background_removal": ["local"]}
-
-
-@pytest.fixture
-def member():
-    user = UserFactory(email="helpdesk@example.com", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    return user
-
-
-@pytest.fixture
-def desk(client, member):
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def customer():
-    return UserFactory(email="customer@example.com", credits=100)
-
-
-def queued_generation(user) -> Generation:
-    api = APIClient()
-    api.force_authenticate(user)
-    return Generation.objects.get(pk=submit(api))
-
-
-def completed_generation(user) -> Generation:
-    generation = queued_generation(user)
-    generation_run(generation_id=generation.pk)
-    generation.refresh_from_db()
-    assert generation.status == "completed"
-    return generation
-
-
-def completed_execution(user) -> Execution:
-    logo = Template.objects.get(starter="logo-kit")
-    execution, _ = execution_create(user=user, template_id=logo.pk, inputs={"brand": "Acme"})
-    execution = run_all(execution.pk)
-    assert execution.status == "completed", execution.error
-    return execution
-
-
-def available(user) -> int:
-    account = TokenAccount.objects.get(user=user)
-    return account.balance - account.held
-
-
-def refunds(user):
-    return LedgerEntry.objects.filter(account__user=user, kind=EntryKind.REFUND)
-
-
-def record(action: str, target) -> SupportAction:
-    return SupportAction.objects.get(action=action, target_id=str(target.pk))
 
 
 # --- What a support member can see and cannot touch ------------------------------------------
@@ -152,8 +101,8 @@ def test_staff_outside_the_support_group_get_no_support_actions(client, customer
     client.force_login(viewer)
     generation = completed_generation(customer)
 
-    page = client.get(GENERATIONS).content.decode()
-    submit_action(client, GENERATIONS, "refund", [generation.pk], reason="because")
+    page = client.get(GENERATIONS_URL).content.decode()
+    submit_action(client, GENERATIONS_URL, "refund", [generation.pk], reason="because")
 
     assert 'value="refund"' not in page
     assert not refunds(customer).exists() and not SupportAction.objects.exists()
@@ -169,68 +118,6 @@ def test_a_users_page_shows_plan_credits_recent_jobs_and_ledger_links(desk, cust
     assert "customer@example.com" in filtered
 
 
-# --- Refunds -----------------------------------------------------------------------------------
-
-
-def test_refund_a_completed_generation_once(desk, member, customer):
-    generation = completed_generation(customer)
-    charged = generation.cost
-    after_charge = available(customer)
-    form = start_action(desk, GENERATIONS, "refund", [generation.pk])
-    assert 'name="reason"' in form and 'name="amount"' in form
-
-    response = submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="Blurry")
-    again = submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="Still blurry")
-
-    assert available(customer) == after_charge + charged
-    entry = refunds(customer).get()
-    assert (entry.amount, entry.actor, entry.hold_id) == (charged, member, generation.hold_id)
-    assert entry.object_id == generation.pk  # the refund names the job it gives back for
-    assert "Blurry" in entry.memo
-    assert f"refunded {charged} credit(s)" in " ".join(messages_of(response))
-    assert "already refunded" in " ".join(messages_of(again))
-    kept = record("refund", generation)
-    assert (kept.actor, kept.reason, kept.customer) == (member, "Blurry", customer)
-    assert kept.details["credits"] == charged
-    assert ledger_audit() == []
-
-
-def test_partial_refund_of_an_execution_and_never_more_than_it_charged(desk, customer):
-    execution = completed_execution(customer)
-    charged = Hold.objects.get(pk=execution.hold_id).captured
-    assert charged == execution.cost
-    before = available(customer)
-
-    too_much = submit_action(
-        desk, EXECUTIONS, "refund", [execution.pk], reason="x", amount=charged + 1
-    )
-    assert "between 1 and" in " ".join(messages_of(too_much))
-    assert not refunds(customer).exists()
-
-    submit_action(desk, EXECUTIONS, "refund", [execution.pk], reason="Step 3 wrong", amount=3)
-    assert available(customer) == before + 3
-    assert Hold.objects.get(pk=execution.hold_id).refunded == 3
-    second = submit_action(desk, EXECUTIONS, "refund", [execution.pk], reason="more", amount=2)
-    assert "already refunded" in " ".join(messages_of(second))
-    assert available(customer) == before + 3
-    assert record("refund", execution).details["credits"] == 3
-    assert ledger_audit() == []
-
-
-def test_a_job_that_was_not_charged_cannot_be_refunded(desk, customer):
-    queued, _ = queued_generation(customer), None
-    response = submit_action(desk, GENERATIONS, "refund", [queued.pk], reason="r")
-    assert "Only a completed job" in " ".join(messages_of(response))
-    assert not refunds(customer).exists() and not SupportAction.objects.exists()
-
-
-def test_a_refund_needs_a_reason(desk, customer):
-    generation = completed_generation(customer)
-    response = submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="  ")
-    assert response.status_code == 200 and "This field is required" in response.content.decode()
-    assert not refunds(customer).exists()
-
-
 # --- Cancel and retry ------------------------------------------------------------------------
 
 
@@ -238,13 +125,13 @@ def test_cancel_a_running_job_and_retry_it(desk, member, customer):
     queued, _ = queued_generation(customer), None
     held = available(customer)
 
-    submit_action(desk, GENERATIONS, "cancel", [queued.pk], reason="Stuck at 0%")
+    submit_action(desk, GENERATIONS_URL, "cancel", [queued.pk], reason="Stuck at 0%")
     queued.refresh_from_db()
     assert queued.status == "cancelled" and available(customer) == held + queued.cost
     assert record("cancel", queued).reason == "Stuck at 0%"
     assert "support (helpdesk@example.com)" in queued.log_entries.last().message
 
-    response = submit_action(desk, GENERATIONS, "retry", [queued.pk], reason="Try again")
+    response = submit_action(desk, GENERATIONS_URL, "retry", [queued.pk], reason="Try again")
     again = Generation.objects.exclude(pk=queued.pk).get(user=customer)
     assert again.status == "queued" and again.params == queued.params
     assert f"running again as {again.pk}" in " ".join(messages_of(response))
@@ -253,16 +140,15 @@ def test_cancel_a_running_job_and_retry_it(desk, member, customer):
 
 
 def test_cancel_and_retry_an_execution(desk, customer):
-    logo = Template.objects.get(starter="logo-kit")
-    execution, _ = execution_create(user=customer, template_id=logo.pk, inputs={"brand": "Acme"})
+    execution = started_execution(customer)
     before = available(customer) + execution.cost
 
-    submit_action(desk, EXECUTIONS, "cancel", [execution.pk], reason="Customer asked")
+    submit_action(desk, EXECUTIONS_URL, "cancel", [execution.pk], reason="Customer asked")
     execution.refresh_from_db()
     assert execution.status == "cancelled" and available(customer) == before
     page = desk.get(change_url(execution))
     assert "Step 1 (generate-image): Cancelled by support" in page.content.decode()
-    submit_action(desk, EXECUTIONS, "retry", [execution.pk], reason="Customer asked again")
+    submit_action(desk, EXECUTIONS_URL, "retry", [execution.pk], reason="Customer asked again")
     execution.refresh_from_db()
     assert execution.status == "queued" and execution.attempt == 2
     assert run_all(execution.pk).status == "completed"
@@ -277,7 +163,7 @@ def test_cancel_and_retry_an_execution(desk, customer):
 
 def test_cancelling_a_finished_job_is_refused_and_not_recorded(desk, customer):
     generation = completed_generation(customer)
-    response = submit_action(desk, GENERATIONS, "cancel", [generation.pk], reason="r")
+    response = submit_action(desk, GENERATIONS_URL, "cancel", [generation.pk], reason="r")
     assert "only queued or running" in " ".join(messages_of(response))
     assert not SupportAction.objects.exists()
 
@@ -292,8 +178,7 @@ def test_suspend_locks_the_account_and_cancels_its_work(desk, member, customer, 
     )
     refresh = login.json()["refresh"]
     queued, _ = queued_generation(customer), None
-    logo = Template.objects.get(starter="logo-kit")
-    execution, _ = execution_create(user=customer, template_id=logo.pk, inputs={"brand": "Acme"})
+    execution = started_execution(customer)
     browser = APIClient()
     browser.force_login(customer)
     assert browser.get("/api/v1/users/profile").status_code == 200
@@ -426,7 +311,7 @@ def test_feature_and_unpublish_a_template_whose_owner_sees_why(desk, customer):
 
 def test_the_staff_record_is_read_only_and_filterable(desk, member, customer):
     generation = completed_generation(customer)
-    submit_action(desk, GENERATIONS, "refund", [generation.pk], reason="Blurry")
+    submit_action(desk, GENERATIONS_URL, "refund", [generation.pk], reason="Blurry")
     kept = record("refund", generation)
 
     listing = desk.get(reverse("admin:support_supportaction_changelist"), {"action": "refund"})
@@ -437,21 +322,6 @@ def test_the_staff_record_is_read_only_and_filterable(desk, member, customer):
                      {"post": "yes"}).status_code == 403  # fmt: skip
     kept.refresh_from_db()
     assert kept.reason == "Blurry" and kept.created_at <= timezone.now()
-
-
-@pytest.mark.postgres
-def test_staff_refunding_one_job_at_once_refund_it_once(member, customer):
-    generation = completed_generation(customer)
-    before = available(customer)
-    results = run_together(
-        8,
-        lambda i: job_refund(actor=member, job=generation, reason=f"desk {i}", amount=i % 3 + 1),
-    )
-    assert outcome(results) == {"int": 1, "AlreadyDone": 7}
-    refund = refunds(customer).get()
-    assert available(customer) == before + refund.amount
-    assert SupportAction.objects.filter(action="refund").count() == 1
-    assert ledger_audit() == []
 
 
 def test_links_to_jobs_whose_ids_need_the_admins_quoting_open_them(desk, customer):

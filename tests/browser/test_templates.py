@@ -185,6 +185,8 @@ def test_cancel_a_waiting_run_then_resume_it(page, site, user):
     expect(retry).to_have_text("Retry from step 1 · holds 8 credits")
     expect(page.locator("[data-credits-value]")).to_have_text("500")
     assert Execution.objects.get(pk=waiting.pk).status == "cancelled"
+    log = page.locator("[data-job-log] [data-log-rows]")
+    expect(log).to_contain_text("Cancelled by its owner")  # the log follows the run
     check_page(page)
 
     # Resumed from the page, the site's worker takes it to the end.
@@ -194,6 +196,10 @@ def test_cancel_a_waiting_run_then_resume_it(page, site, user):
     expect(page.locator('[data-credit="charged"]')).to_have_text("8")
     expect(page.locator('[data-step="2"] [data-step-media] img')).to_be_visible()
     expect(page.locator("[data-credits-value]")).to_have_text("492")
+    expect(log).to_contain_text("Retried (attempt 2): 8 credit(s) held for the steps left")
+    expect(log).to_contain_text("Step 2 (remove-background): Completed in")
+    expect(log).to_contain_text("Cancelled by its owner")  # the first attempt's job stays
+    screenshot(page, "template-run-retried-log")
     assert ledger_audit() == []
 
 

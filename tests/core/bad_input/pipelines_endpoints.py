@@ -93,6 +93,7 @@ EXECUTIONS = Endpoint("GET", "users/executions", "user", {})
 USAGE = Endpoint("GET", "users/usage", "user", {})
 EXECUTION_GET = Endpoint("GET", f"executions/{EXECUTION}", "user", {})
 EXECUTION_EVENTS = Endpoint("GET", f"executions/{EXECUTION}/events", "user", {})
+EXECUTION_LOGS = Endpoint("GET", f"executions/{EXECUTION}/logs", "user", {})
 EXECUTION_CANCEL = Endpoint("POST", f"executions/{EXECUTION}/cancel", "user", {})
 EXECUTION_RETRY = Endpoint("POST", f"executions/{EXECUTION}/retry", "user", {})
 
@@ -113,6 +114,7 @@ PIPELINES_AUTHENTICATED = [
     USAGE,
     EXECUTION_GET,
     EXECUTION_EVENTS,
+    EXECUTION_LOGS,
     EXECUTION_CANCEL,
     EXECUTION_RETRY,
 ]

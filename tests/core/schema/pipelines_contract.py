@@ -86,6 +86,12 @@ PIPELINES_CONTRACT = {
         getattr(pipeline_events, "ProgressEventOutput", None),
         True,
     ),
+    ("/api/v1/executions/{execution_id}/logs", "get"): (
+        None,
+        "200",
+        executions_apis.ExecutionLogOutput,
+        True,
+    ),
     ("/api/v1/executions/{execution_id}/cancel", "post"): (
         None,
         "200",
