@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "studio",
     "pipelines",
     "support",
+    "organizations",
 ]
 
 MIDDLEWARE = [

@@ -23,7 +23,7 @@ def ledger_audit(account_ids: list[int] | None = None) -> list[Problem]:
     open holds still hold (amount - captured); each hold resolved at most once and
     consistently with its status."""
     latest = LedgerEntry.objects.filter(account=OuterRef("pk")).order_by("-id")
-    accounts = TokenAccount.objects.select_related("user").annotate(
+    accounts = TokenAccount.objects.select_related("user", "organization").annotate(
         last_balance=Subquery(latest.values("balance_after")[:1]),
         last_held=Subquery(latest.values("held_after")[:1]),
     )
@@ -44,7 +44,7 @@ def ledger_audit(account_ids: list[int] | None = None) -> list[Problem]:
         row = sums.get(account.pk, {"amount": 0, "held": 0})
 
         def problem(message: str, account=account) -> None:
-            problems.append(Problem(account.pk, account.user.email, message))
+            problems.append(Problem(account.pk, owner_label(account), message))
 
         if account.balance != row["amount"]:
             problem(f"balance {account.balance} != sum of entries {row['amount']}")
@@ -68,7 +68,7 @@ def _hold_problems(account_ids: list[int] | None) -> list[Problem]:
     # A hold's final capture is keyed `capture:{hold key}`; its part captures (charged while it
     # was open) have longer keys, `capture:{hold key}:{part}`.
     final_key = Concat(Value("capture:"), F("idempotency_key"))
-    holds = Hold.objects.select_related("account__user").annotate(
+    holds = Hold.objects.select_related("account__user", "account__organization").annotate(
         captures=Count("entries", filter=Q(entries__kind=EntryKind.CAPTURE)),
         finals=Count(
             "entries",
@@ -96,7 +96,7 @@ def _hold_problems(account_ids: list[int] | None) -> list[Problem]:
         problems.append(
             Problem(
                 hold.account_id,
-                hold.account.user.email,
+                owner_label(hold.account),
                 f"hold {hold.pk} ({hold.status}, {hold.amount}) resolved inconsistently: "
                 f"{hold.captures} capture(s) ({hold.finals} final), {hold.releases} release(s), "
                 f"charged {-hold.charged} vs {hold.captured}, "
@@ -112,8 +112,13 @@ def _hold_problems(account_ids: list[int] | None) -> list[Problem]:
         problems.append(
             Problem(
                 hold.account_id,
-                hold.account.user.email,
+                owner_label(hold.account),
                 f"hold {hold.pk} is {hold.status} but holds {hold.held_total}, not {expected}",
             )
         )
     return problems
+
+
+def owner_label(account) -> str:
+    """Whose account: the user's email, or the organization's slug."""
+    return account.user.email if account.user_id else f"organization {account.organization.slug}"

@@ -11,8 +11,21 @@ from django.db import models
 
 
 class TokenAccount(models.Model):
+    """A user's account, or an organization's (its members spend from it): exactly one owner."""
+
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="token_account"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="token_account",
+    )
+    organization = models.OneToOneField(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="token_account",
     )
     balance = models.BigIntegerField(default=0)
     held = models.BigIntegerField(default=0)
@@ -34,10 +47,20 @@ class TokenAccount(models.Model):
                 condition=models.Q(balance__gte=models.F("held")),
                 name="account_held_within_balance",
             ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, organization__isnull=True)
+                | models.Q(user__isnull=True, organization__isnull=False),
+                name="account_one_owner",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.balance} ({self.held} held)"
+        return f"{self.owner}: {self.balance} ({self.held} held)"
+
+    @property
+    def owner(self):
+        """The user or the organization the credits belong to."""
+        return self.user if self.user_id else self.organization
 
     @property
     def available(self) -> int:
@@ -80,6 +103,15 @@ class Hold(models.Model):
         ContentType, on_delete=models.PROTECT, null=True, blank=True, db_index=False
     )
     object_id = models.CharField(max_length=64, blank=True)
+    # On an organization's account: the member who spent (their monthly limit counts it).
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     idempotency_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -98,7 +130,14 @@ class Hold(models.Model):
                 name="hold_refund_within_capture",
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(
+                fields=["account", "member", "created_at"],
+                condition=models.Q(member__isnull=False),
+                name="hold_member_spend",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"hold {self.pk} of {self.amount} ({self.status})"

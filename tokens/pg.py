@@ -35,9 +35,9 @@ WITH acc AS (
 ), h AS (
     INSERT INTO {_HOLD}
         (account_id, amount, status, captured, refunded, operation, content_type_id, object_id,
-         idempotency_key, created_at, expires_at)
+         member_id, idempotency_key, created_at, expires_at)
     SELECT id, %(amount)s, 'open', 0, 0, %(operation)s, %(content_type)s::integer,
-           %(object_id)s, %(key)s, now(), %(expires_at)s
+           %(object_id)s, %(member)s::uuid, %(key)s, now(), %(expires_at)s
     FROM acc
     RETURNING id, created_at
 ), e AS (
@@ -149,6 +149,7 @@ def hold_insert(
     expires_at: datetime,
     content_type_id: int | None,
     object_id: str,
+    member_id: int | None = None,
 ) -> tuple[int, datetime, int, int] | None:
     """(hold id, created_at, balance, held) after the hold, or None when funds are short.
     Raises IntegrityError when the key was used before."""
@@ -163,6 +164,7 @@ def hold_insert(
             "memo": memo,
             "content_type": content_type_id,
             "object_id": object_id,
+            "member": member_id,
             "entry_key": f"hold:{key}",
         },
     )

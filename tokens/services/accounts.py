@@ -122,8 +122,8 @@ def tokens_renew(*, account: TokenAccount, now: datetime | None = None) -> list[
             return []
         start, end = month_bounds(now)
         entries = []
-        user = locked.user
-        subscription = getattr(user, "subscription", None)
+        user = locked.user  # None on an organization's account: it has no plan of its own yet
+        subscription = getattr(user, "subscription", None) if user is not None else None
         if subscription is not None and subscription.pending_plan_id:
             # A change of plan asked for "at the next renewal" (accounts.subscription_change).
             subscription.plan = subscription.pending_plan

@@ -33,8 +33,11 @@ def hold_create(
     memo: str = "",
     subject: Model | None = None,
     ttl: timedelta | None = None,
+    member=None,
 ) -> Hold:
-    """Reserve credits for work; raises InsufficientTokens with required/available."""
+    """Reserve credits for work; raises InsufficientTokens with required/available.
+    `member`: on an organization's account, who spends (organizations.services checks their
+    monthly limit under a lock before calling this)."""
     if amount <= 0:
         raise ValueError("a hold must be positive")
     key = idempotency_key or _new_key()
@@ -48,6 +51,7 @@ def hold_create(
         memo=(memo or operation)[:500],
         subject=subject,
         expires_at=timezone.now() + (ttl or settings.HOLD_TTL),
+        member_id=member.pk if member is not None else None,
     )
     # No look-up of the key first: the unique (account, key) index finds a replay for free
     # (IntegrityError), and a replay on an empty account shows up as "insufficient".
@@ -70,7 +74,7 @@ def hold_create(
     return hold
 
 
-def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) -> Hold:
+def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at, member_id) -> Hold:
     content_type = ContentType.objects.get_for_model(subject) if subject is not None else None
     object_id = str(subject.pk) if subject is not None else ""
     if _single_statement():
@@ -83,6 +87,7 @@ def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) 
             expires_at=expires_at,
             content_type_id=content_type.pk if content_type else None,
             object_id=object_id,
+            member_id=member_id,
         )
         if row is None:
             raise InsufficientTokens(required=amount, available=_available(account.pk))
@@ -94,6 +99,7 @@ def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) 
             operation=operation,
             content_type=content_type,
             object_id=object_id,
+            member_id=member_id,
             idempotency_key=key,
             created_at=created_at,
             expires_at=expires_at,
@@ -110,6 +116,7 @@ def _hold_insert(*, account, amount, key, operation, memo, subject, expires_at) 
             operation=operation,
             content_type=content_type,
             object_id=object_id,
+            member_id=member_id,
             idempotency_key=key,
             expires_at=expires_at,
         )

@@ -1,0 +1,161 @@
+"""Organizations: creating one, its shared account, holds that members take from it (each
+within the member's monthly limit), and invitations.
+
+The limit is checked under the membership row's lock, in the transaction that takes the hold:
+a member's holds take turns there, so parallel jobs cannot overshoot it, while different
+members' holds only meet on the account row, as any two holds do.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Case, F, Sum, When
+from django.utils import timezone
+from django.utils.text import slugify
+
+from core.exceptions import Conflict, Forbidden, NotFound
+from organizations.models import Invitation, Membership, Organization, Role
+from tokens.exceptions import InsufficientTokens
+from tokens.models import Hold, HoldStatus, TokenAccount
+from tokens.services import hold_create
+from tokens.services._core import month_bounds
+
+
+class SpendingLimitReached(InsufficientTokens):
+    message = "This would take you past your monthly spending limit in this organization"
+
+
+def organization_create(*, user, name: str, slug: str = "") -> Organization:
+    """A new organization with `user` as its owner and an empty account of its own."""
+    with transaction.atomic():
+        organization = Organization.objects.create(
+            name=name, slug=slug or slugify(name)[:50], created_by=user
+        )
+        Membership.objects.create(organization=organization, user=user, role=Role.OWNER)
+        start, end = month_bounds(timezone.now())
+        TokenAccount.objects.create(organization=organization, period_start=start, period_end=end)
+    return organization
+
+
+def account_for_organization(*, organization: Organization) -> TokenAccount:
+    return TokenAccount.objects.get(organization=organization)
+
+
+def member_spent(*, membership: Membership, since) -> int:
+    """What the member has spent from the organization since `since`: what open holds reserve
+    and what resolved ones charged, less refunds."""
+    spent = Hold.objects.filter(
+        account__organization_id=membership.organization_id,
+        member_id=membership.user_id,
+        created_at__gte=since,
+    ).aggregate(
+        total=Sum(
+            Case(
+                When(status=HoldStatus.OPEN, then=F("amount")),
+                default=F("captured") - F("refunded"),
+            )
+        )
+    )["total"]
+    return spent or 0
+
+
+def member_hold_create(*, membership: Membership, amount: int, **hold) -> Hold:
+    """A hold on the organization's account for work `membership`'s member asks for: refused
+    (SpendingLimitReached, naming the limit) past their monthly limit, InsufficientTokens when
+    the organization is short. `hold`: hold_create's other arguments."""
+    account = account_for_organization(organization=membership.organization)
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        if locked.monthly_limit is not None:
+            start, _ = month_bounds(timezone.now())
+            spent = member_spent(membership=locked, since=start)
+            if spent + amount > locked.monthly_limit:
+                raise SpendingLimitReached(
+                    required=amount,
+                    available=max(locked.monthly_limit - spent, 0),
+                    limit=locked.monthly_limit,
+                    spent=spent,
+                )
+        return hold_create(account=account, amount=amount, member=locked.user, **hold)
+
+
+def organizations_of(user):
+    return Organization.objects.filter(memberships__user=user).distinct()
+
+
+# --- Invitations ---------------------------------------------------------------------------
+
+INVITATION_TTL = timedelta(days=7)
+
+
+class InvitationInvalid(Conflict):
+    code = "INVITATION_INVALID"
+    message = "This invitation cannot be used"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_create(*, by: Membership, email: str, role: str = Role.MEMBER):
+    """Invite `email` to `by`'s organization; returns (invitation, token). Only owners and
+    admins invite, and only an owner makes another owner. The token is shown once."""
+    if not by.can_manage:
+        raise Forbidden("Only the organization's owners and admins can invite", role=by.role)
+    if role == Role.OWNER and by.role != Role.OWNER:
+        raise Forbidden("Only an owner can invite another owner", role=by.role)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization_id=by.organization_id,
+        email=email.strip().lower(),
+        role=role,
+        token_hash=_token_hash(token),
+        invited_by=by.user,
+        expires_at=timezone.now() + INVITATION_TTL,
+    )
+    return invitation, token
+
+
+def invitation_revoke(*, by: Membership, invitation: Invitation) -> None:
+    if not by.can_manage or invitation.organization_id != by.organization_id:
+        raise Forbidden("Only the organization's owners and admins can revoke invitations")
+    updated = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise InvitationInvalid("This invitation was already used or revoked")
+
+
+def invitation_accept(*, user, token: str) -> Membership:
+    """Join the organization `token` invites to, once, before it expires, as the invited email."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .filter(token_hash=_token_hash(token or ""))
+            .first()
+        )
+        if invitation is None:
+            raise NotFound("No such invitation")
+        if invitation.revoked_at is not None:
+            raise InvitationInvalid("This invitation was revoked", reason="revoked")
+        if invitation.accepted_at is not None:
+            raise InvitationInvalid("This invitation was already used", reason="used")
+        if invitation.expires_at <= timezone.now():
+            raise InvitationInvalid(
+                "This invitation has expired; ask for a new one", reason="expired"
+            )
+        if invitation.email != user.email.lower():
+            raise InvitationInvalid(
+                "This invitation is for another email address; sign in with that one",
+                reason="wrong_email",
+            )
+        membership, _ = Membership.objects.get_or_create(
+            organization_id=invitation.organization_id,
+            user=user,
+            defaults={"role": invitation.role},
+        )
+        invitation.accepted_at, invitation.accepted_by = timezone.now(), user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
