@@ -11,7 +11,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, F, Sum, When
+from django.db.models import Case, F, Q, Sum, When
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -159,3 +159,75 @@ def invitation_accept(*, user, token: str) -> Membership:
         invitation.accepted_at, invitation.accepted_by = timezone.now(), user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+# --- Members ---------------------------------------------------------------------------------
+
+
+class LastOwner(Conflict):
+    code = "LAST_OWNER"
+    message = "An organization always keeps at least one owner"
+
+
+def _managed(by: Membership, target: Membership) -> None:
+    """`by` may change `target`: an owner or admin of the same organization; only an owner
+    touches an owner."""
+    if target.organization_id != by.organization_id:
+        raise NotFound("No such member")
+    if not by.can_manage:
+        raise Forbidden("Only the organization's owners and admins manage members", role=by.role)
+    if target.role == Role.OWNER and by.role != Role.OWNER:
+        raise Forbidden("Only an owner can change or remove another owner", role=by.role)
+
+
+def _lock(target: Membership) -> tuple[Membership, list[int]]:
+    """`target`'s row and the organization's owners' rows, locked in id order (so two owners
+    changing each other at once take turns instead of deadlocking): the target as it is now,
+    and the owners' ids."""
+    rows = list(
+        Membership.objects.select_for_update()
+        .filter(Q(pk=target.pk) | Q(organization_id=target.organization_id, role=Role.OWNER))
+        .order_by("pk")
+    )
+    current = next((row for row in rows if row.pk == target.pk), None)
+    if current is None:
+        raise NotFound("No such member")
+    return current, [row.pk for row in rows if row.role == Role.OWNER]
+
+
+def _keep_an_owner(target: Membership, owners: list[int]) -> None:
+    if target.role == Role.OWNER and owners == [target.pk]:
+        raise LastOwner()
+
+
+def member_update(
+    *, by: Membership, target: Membership, role: str | None = None, monthly_limit=...
+) -> Membership:
+    """Change a member's role and/or monthly limit (None: no limit; left out: unchanged)."""
+    _managed(by, target)
+    if role == Role.OWNER and by.role != Role.OWNER:
+        raise Forbidden("Only an owner can make someone an owner", role=by.role)
+    with transaction.atomic():
+        target, owners = _lock(target)
+        fields = []
+        if role is not None and role != target.role:
+            _keep_an_owner(target, owners)
+            target.role = role
+            fields.append("role")
+        if monthly_limit is not ...:
+            target.monthly_limit = monthly_limit
+            fields.append("monthly_limit")
+        if fields:
+            target.save(update_fields=fields)
+    return target
+
+
+def member_remove(*, by: Membership, target: Membership) -> None:
+    """Take a member out of the organization (or leave it: `by` is `target`); their access ends
+    with the row."""
+    if by.pk != target.pk:
+        _managed(by, target)
+    with transaction.atomic():
+        target, owners = _lock(target)
+        _keep_an_owner(target, owners)
+        Membership.objects.filter(pk=target.pk).delete()
