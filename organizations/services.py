@@ -64,10 +64,16 @@ def member_spent(*, membership: Membership, since) -> int:
 def member_hold_create(*, membership: Membership, amount: int, **hold) -> Hold:
     """A hold on the organization's account for work `membership`'s member asks for: refused
     (SpendingLimitReached, naming the limit) past their monthly limit, InsufficientTokens when
-    the organization is short. `hold`: hold_create's other arguments."""
+    the organization is short, Forbidden for a viewer. `hold`: hold_create's other
+    arguments."""
     account = account_for_organization(organization=membership.organization)
     with transaction.atomic():
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        if not locked.can_spend:
+            raise Forbidden(
+                "Viewers see the organization's work but cannot spend its credits",
+                role=locked.role,
+            )
         if locked.monthly_limit is not None:
             start, _ = month_bounds(timezone.now())
             spent = member_spent(membership=locked, since=start)
@@ -79,10 +85,6 @@ def member_hold_create(*, membership: Membership, amount: int, **hold) -> Hold:
                     spent=spent,
                 )
         return hold_create(account=account, amount=amount, member=locked.user, **hold)
-
-
-def organizations_of(user):
-    return Organization.objects.filter(memberships__user=user).distinct()
 
 
 # --- Invitations ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ member's monthly limit holds under parallel jobs (checked in the hold's transact
 
 import pytest
 
+from core.exceptions import Forbidden
 from organizations.models import Membership, Role
 from organizations.services import (
     SpendingLimitReached,
@@ -28,7 +29,7 @@ def funded(credits: int, members: int = 0, **membership):
     tokens_grant(account=account, amount=credits, memo="Team pack")
     people = [
         Membership.objects.create(
-            organization=organization, user=UserFactory(), role=Role.MEMBER, **membership
+            organization=organization, user=UserFactory(), **{"role": Role.MEMBER, **membership}
         )
         for _ in range(members)
     ]
@@ -95,3 +96,12 @@ def test_a_member_with_a_limit_of_thirty_firing_ten_parallel_holds_gets_exactly_
     assert (account.balance, account.held) == (1000, 30)
     assert all(isinstance(r, InsufficientTokens) for r in results if not isinstance(r, Hold))
     assert ledger_audit() == []
+
+
+def test_a_viewer_cannot_spend_the_organizations_credits():
+    account, (viewer,) = funded(100, members=1, role=Role.VIEWER)
+    with pytest.raises(Forbidden):
+        member_hold_create(membership=viewer, amount=10)
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100, 0)
+    assert not Hold.objects.filter(account=account).exists()
