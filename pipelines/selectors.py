@@ -102,8 +102,9 @@ def execution_credits(execution: Execution) -> dict:
 
 
 def execution_log(execution: Execution) -> list[dict]:
-    """The run's story: when it was asked for, then each step's job log, in time order, each
-    line naming its step. Bounded like the jobs' logs it is made of."""
+    """The run's story in time order: when it was asked for, each retry, and every step's job
+    log (earlier attempts' jobs included), each line naming its step. Bounded like the jobs'
+    logs it is made of."""
     steps = {
         job: step
         for step in execution.steps.only("position", "operation", "generation_id", "earlier_jobs")
