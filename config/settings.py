@@ -296,6 +296,8 @@ SPECTACULAR_SETTINGS = {
         "GenerationStatusEnum": "studio.models.Status",
         "GenerationKindEnum": "studio.models.Kind",
         "ExecutionStatusEnum": "pipelines.models.ExecutionStatus",
+        "EntryKindEnum": "tokens.models.EntryKind",
+        "RoleEnum": "organizations.models.Role",
         "ImageModelEnum": "studio.options.IMAGE_MODEL_CHOICES",
         "VideoModelEnum": "studio.options.VIDEO_MODEL_CHOICES",
     },

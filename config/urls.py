@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("tokens.urls")),
     path("", include("studio.urls")),
     path("", include("pipelines.urls")),
+    path("", include("organizations.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -14,7 +14,8 @@ _DESCRIPTIONS = {
     405: "METHOD_NOT_ALLOWED.",
     409: "A conflict: IDEMPOTENCY_CONFLICT, GENERATION_IN_PROGRESS, GENERATION_NOT_ACTIVE, "
     "GENERATION_NOT_COMPLETED, ASSET_BELONGS_TO_GENERATION, PROJECT_TOO_LARGE, HOLD_NOT_OPEN, "
-    "EXPORT_IN_PROGRESS.",
+    "EXPORT_IN_PROGRESS, SLUG_TAKEN, ALREADY_MEMBER, LAST_OWNER, INVITATION_INVALID "
+    "(`details.reason`), CONFLICT.",
     413: "PAYLOAD_TOO_LARGE: the request body is over the size limit.",
     415: "UNSUPPORTED_MEDIA_TYPE: send `Content-Type: application/json`.",
     429: "RATE_LIMIT_EXCEEDED (`details.limit`, `details.window`, `details.retryAfter`); "

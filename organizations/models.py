@@ -5,6 +5,7 @@ each within an optional monthly limit; invitations bring people in by email.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -15,8 +16,10 @@ class Role(models.TextChoices):
 
 
 # Who may do what: managing people and limits, and spending the organization's credits.
+OWNERS = (Role.OWNER,)
 MANAGERS = (Role.OWNER, Role.ADMIN)
 SPENDERS = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+EVERYONE = tuple(Role)
 
 
 class Organization(models.Model):
@@ -26,6 +29,8 @@ class Organization(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Closing ends every membership; the row and its account stay, so the ledger stays whole.
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -100,3 +105,7 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} to {self.organization.slug} ({self.role})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -10,13 +10,21 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Sum, When
 from django.utils import timezone
 from django.utils.text import slugify
 
 from core.exceptions import Conflict, Forbidden, NotFound
-from organizations.models import Invitation, Membership, Organization, Role
+from organizations.models import (
+    MANAGERS,
+    OWNERS,
+    SPENDERS,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+)
 from tokens.exceptions import InsufficientTokens
 from tokens.models import Hold, HoldStatus, TokenAccount
 from tokens.services import hold_create
@@ -27,16 +35,67 @@ class SpendingLimitReached(InsufficientTokens):
     message = "This would take you past your monthly spending limit in this organization"
 
 
+class SlugTaken(Conflict):
+    code = "SLUG_TAKEN"
+    message = "Another organization already uses this address"
+
+
+def require(membership: Membership, roles: tuple[str, ...], message: str) -> None:
+    """Forbidden unless `membership`'s role is one of `roles`: the one place roles are checked
+    (a stranger never gets this far: they get 404 looking the organization up)."""
+    if membership.role not in roles:
+        raise Forbidden(message, role=membership.role)
+
+
 def organization_create(*, user, name: str, slug: str = "") -> Organization:
-    """A new organization with `user` as its owner and an empty account of its own."""
-    with transaction.atomic():
-        organization = Organization.objects.create(
-            name=name, slug=slug or slugify(name)[:50], created_by=user
-        )
-        Membership.objects.create(organization=organization, user=user, role=Role.OWNER)
-        start, end = month_bounds(timezone.now())
-        TokenAccount.objects.create(organization=organization, period_start=start, period_end=end)
+    """A new organization with `user` as its owner and an empty account of its own. A slug
+    asked for must be free (SlugTaken); without one it comes from the name, made unique."""
+    base = slug or slugify(name)[:40] or "team"
+    for attempt in range(1, 50):
+        candidate = base if attempt == 1 else f"{base[:40]}-{attempt}"
+        try:
+            with transaction.atomic():
+                organization = Organization.objects.create(
+                    name=name, slug=candidate, created_by=user
+                )
+                Membership.objects.create(organization=organization, user=user, role=Role.OWNER)
+                start, end = month_bounds(timezone.now())
+                TokenAccount.objects.create(
+                    organization=organization, period_start=start, period_end=end
+                )
+            return organization
+        except IntegrityError:
+            if slug:
+                raise SlugTaken(slug=slug) from None
+    raise SlugTaken(slug=base)
+
+
+def organization_update(*, by: Membership, name: str) -> Organization:
+    require(by, MANAGERS, "Only the organization's owners and admins can rename it")
+    organization = by.organization
+    organization.name = name
+    organization.save(update_fields=["name"])
     return organization
+
+
+def organization_close(*, by: Membership) -> None:
+    """Close the organization: every membership ends and pending invitations are revoked; the
+    organization's row and account stay, so its ledger stays whole. Refused while work it pays
+    for is running."""
+    require(by, OWNERS, "Only an owner can close the organization")
+    with transaction.atomic():
+        account = TokenAccount.objects.select_for_update().get(organization_id=by.organization_id)
+        if account.held:
+            raise Conflict(
+                "Work paid by this organization is still running; wait for it or cancel it",
+                held=account.held,
+            )
+        now = timezone.now()
+        Organization.objects.filter(pk=by.organization_id).update(closed_at=now)
+        Invitation.objects.filter(
+            organization_id=by.organization_id, accepted_at=None, revoked_at=None
+        ).update(revoked_at=now)
+        Membership.objects.filter(organization_id=by.organization_id).delete()
 
 
 def account_for_organization(*, organization: Organization) -> TokenAccount:
@@ -69,11 +128,9 @@ def member_hold_create(*, membership: Membership, amount: int, **hold) -> Hold:
     account = account_for_organization(organization=membership.organization)
     with transaction.atomic():
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
-        if not locked.can_spend:
-            raise Forbidden(
-                "Viewers see the organization's work but cannot spend its credits",
-                role=locked.role,
-            )
+        require(
+            locked, SPENDERS, "Viewers see the organization's work but cannot spend its credits"
+        )
         if locked.monthly_limit is not None:
             start, _ = month_bounds(timezone.now())
             spent = member_spent(membership=locked, since=start)
@@ -97,6 +154,11 @@ class InvitationInvalid(Conflict):
     message = "This invitation cannot be used"
 
 
+class AlreadyMember(Conflict):
+    code = "ALREADY_MEMBER"
+    message = "This person is already a member of the organization"
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -104,14 +166,20 @@ def _token_hash(token: str) -> str:
 def invitation_create(*, by: Membership, email: str, role: str = Role.MEMBER):
     """Invite `email` to `by`'s organization; returns (invitation, token). Only owners and
     admins invite, and only an owner makes another owner. The token is shown once."""
-    if not by.can_manage:
-        raise Forbidden("Only the organization's owners and admins can invite", role=by.role)
-    if role == Role.OWNER and by.role != Role.OWNER:
-        raise Forbidden("Only an owner can invite another owner", role=by.role)
+    require(by, MANAGERS, "Only the organization's owners and admins can invite")
+    if role == Role.OWNER:
+        require(by, OWNERS, "Only an owner can invite another owner")
+    email = email.strip().lower()
+    if Membership.objects.filter(organization_id=by.organization_id, user__email=email).exists():
+        raise AlreadyMember(email=email)
+    # Inviting again replaces the pending invitation: only the newest link works.
+    Invitation.objects.filter(
+        organization_id=by.organization_id, email=email, accepted_at=None, revoked_at=None
+    ).update(revoked_at=timezone.now())
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organization_id=by.organization_id,
-        email=email.strip().lower(),
+        email=email,
         role=role,
         token_hash=_token_hash(token),
         invited_by=by.user,
@@ -121,8 +189,9 @@ def invitation_create(*, by: Membership, email: str, role: str = Role.MEMBER):
 
 
 def invitation_revoke(*, by: Membership, invitation: Invitation) -> None:
-    if not by.can_manage or invitation.organization_id != by.organization_id:
-        raise Forbidden("Only the organization's owners and admins can revoke invitations")
+    if invitation.organization_id != by.organization_id:
+        raise NotFound("No such invitation")
+    require(by, MANAGERS, "Only the organization's owners and admins can revoke invitations")
     updated = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
         revoked_at=timezone.now()
     )
@@ -176,10 +245,9 @@ def _managed(by: Membership, target: Membership) -> None:
     touches an owner."""
     if target.organization_id != by.organization_id:
         raise NotFound("No such member")
-    if not by.can_manage:
-        raise Forbidden("Only the organization's owners and admins manage members", role=by.role)
-    if target.role == Role.OWNER and by.role != Role.OWNER:
-        raise Forbidden("Only an owner can change or remove another owner", role=by.role)
+    require(by, MANAGERS, "Only the organization's owners and admins manage members")
+    if target.role == Role.OWNER:
+        require(by, OWNERS, "Only an owner can change or remove another owner")
 
 
 def _lock(target: Membership) -> tuple[Membership, list[int]]:
@@ -207,8 +275,8 @@ def member_update(
 ) -> Membership:
     """Change a member's role and/or monthly limit (None: no limit; left out: unchanged)."""
     _managed(by, target)
-    if role == Role.OWNER and by.role != Role.OWNER:
-        raise Forbidden("Only an owner can make someone an owner", role=by.role)
+    if role == Role.OWNER:
+        require(by, OWNERS, "Only an owner can make someone an owner")
     with transaction.atomic():
         target, owners = _lock(target)
         fields = []

@@ -51,6 +51,16 @@ class TokensOutput(BalanceOutput):
     pagination = PaginationSerializer()
 
 
+def balance_and_history(account, entries, query: dict, entry_output=EntryOutput) -> dict:
+    """An account's balance with one page (`query`'s page and limit) of `entries`."""
+    page = paginate(entries, page=query["page"], limit=query["limit"])
+    return {
+        **BalanceOutput(account).data,
+        "history": entry_output(page.items, many=True).data,
+        "pagination": page.meta(),
+    }
+
+
 class TokensApi(APIView):
     class FilterSerializer(PageQuerySerializer):
         kind = serializers.ChoiceField(choices=EntryKind.choices, required=False)
@@ -87,17 +97,8 @@ class TokensApi(APIView):
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         account = account_for_user(user=request.user)
-        page = paginate(
-            entry_list(account=account, kind=query.validated_data.get("kind")),
-            page=query.validated_data["page"],
-            limit=query.validated_data["limit"],
-        )
-        body = {
-            **BalanceOutput(account).data,
-            "history": EntryOutput(page.items, many=True).data,
-            "pagination": page.meta(),
-        }
-        return Response(body)
+        entries = entry_list(account=account, kind=query.validated_data.get("kind"))
+        return Response(balance_and_history(account, entries, query.validated_data))
 
     def get_permissions(self):
         if self.request.method == "PUT":

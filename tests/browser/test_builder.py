@@ -55,6 +55,9 @@ def add_step(page, label: str) -> None:
     expect(picker).to_be_visible()
     picker.get_by_role("button", name=re.compile(f"^{label}")).click()
     expect(picker).to_be_hidden()
+    # Adding a step moves the focus to its name on the next frame; wait for it, or that
+    # late focus can take a key the test meant for another field (a flake seen in CI).
+    expect(steps(page).last.get_by_label("Step name", exact=True)).to_be_focused()
 
 
 def drag_above(page, handle, card) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import DataExport, User
+from organizations.models import Invitation, Membership, Organization
 from pipelines.models import Execution, Pipeline, Rating, Template
 from studio.models import Asset, Generation, Project, Style, Webhook
 from tests.factories import PASSWORD
@@ -390,8 +391,12 @@ AUTHENTICATED = [
 ]
 
 
-# The template endpoints (issue 9) and the user's own data (issue 10) live in modules of their
-# own; they import Endpoint from here.
+# The template endpoints (issue 9), the user's own data (issue 10) and organizations (issue 11)
+# live in modules of their own; they import Endpoint from here.
+from tests.core.bad_input.organizations_endpoints import (  # noqa: E402
+    ORGANIZATIONS_AUTHENTICATED,
+    ORGANIZATIONS_WITH_BODY,
+)
 from tests.core.bad_input.pipelines_endpoints import (  # noqa: E402
     PIPELINES_AUTHENTICATED,
     PIPELINES_WITH_BODY,
@@ -401,8 +406,8 @@ from tests.core.bad_input.users_data_endpoints import (  # noqa: E402
     USERS_DATA_WITH_BODY,
 )
 
-WITH_BODY += PIPELINES_WITH_BODY + USERS_DATA_WITH_BODY
-AUTHENTICATED += PIPELINES_AUTHENTICATED + USERS_DATA_AUTHENTICATED
+WITH_BODY += PIPELINES_WITH_BODY + USERS_DATA_WITH_BODY + ORGANIZATIONS_WITH_BODY
+AUTHENTICATED += PIPELINES_AUTHENTICATED + USERS_DATA_AUTHENTICATED + ORGANIZATIONS_AUTHENTICATED
 
 
 STRING_FIELDS = [(e, f) for e in WITH_BODY for f in e.strings]
@@ -470,6 +475,9 @@ def database_state(users) -> tuple:
         Execution.objects.count(),
         Rating.objects.count(),
         DataExport.objects.count(),
+        Organization.objects.count(),
+        Membership.objects.count(),
+        Invitation.objects.count(),
         list(
             User.objects.filter(pk__in=[u.pk for u in users])
             .order_by("pk")

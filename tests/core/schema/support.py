@@ -13,6 +13,7 @@ from studio.apis import generations as generations_apis
 from studio.apis import operations as operations_apis
 from studio.apis import projects as projects_apis
 from studio.apis import webhooks as webhooks_apis
+from tests.core.schema.organizations_contract import ORGANIZATIONS_CONTRACT
 from tests.core.schema.pipelines_contract import (
     PIPELINES_CONTRACT,
     PIPELINES_RESPONSE_MEDIA_TYPES,
@@ -317,6 +318,7 @@ CONTRACT = {
 
 CONTRACT.update(PIPELINES_CONTRACT)
 CONTRACT.update(USERS_DATA_CONTRACT)
+CONTRACT.update(ORGANIZATIONS_CONTRACT)
 
 
 OPERATIONS = sorted(CONTRACT)
