@@ -23,6 +23,7 @@ from support.forms import PlanForm
 from support.models import SupportAction
 from tokens.admin import CreditActionsMixin, ReadOnlyAdmin, changelist_link
 from tokens.models import Hold, LedgerEntry, TokenAccount
+from tokens.services import account_for_user
 
 
 class EmailNormalizingMixin:
@@ -130,8 +131,12 @@ class UserAdmin(SupportActionsMixin, CreditActionsMixin, BaseUserAdmin):
         # that follows (until then the user is on the default plan, as at sign-up).
         return [SubscriptionInline] if obj else []
 
-    def credit_users(self, queryset):
-        return queryset
+    def credit_accounts(self, queryset):
+        return TokenAccount.objects.filter(user__in=queryset)
+
+    def credit_accounts_open(self, queryset):
+        for user in queryset.filter(token_account__isnull=True):
+            account_for_user(user=user)  # opened with the plan's credits, as on first use
 
     # --- Support actions (support.services) ---------------------------------------------------
 

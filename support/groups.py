@@ -30,6 +30,7 @@ PERMISSIONS = {
         "view_executionstep",
         "view_rating",
     ],
+    "organizations": ["view_organization", "view_membership", "view_invitation"],
     "support": ["view_supportaction", "act"],
 }
 

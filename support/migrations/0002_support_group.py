@@ -20,6 +20,8 @@ class Migration(migrations.Migration):
         ("tokens", "0002_hold_subject"),
         ("studio", "0004_job_log"),
         ("pipelines", "0003_template_moderation"),
+        # support_group_ensure reads today's PERMISSIONS, organizations' included.
+        ("organizations", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(create_group, remove_group)]

@@ -249,7 +249,7 @@ def test_adjust_action_works_from_the_token_account_list(staff_client):
 
 
 def test_too_large_a_selection_is_refused_before_anything_moves(staff_client, monkeypatch):
-    monkeypatch.setattr("tokens.admin.MAX_CREDIT_USERS", 2)
+    monkeypatch.setattr("tokens.admin.MAX_CREDIT_ACCOUNTS", 2)
     users = UserFactory.create_batch(3, credits=10)
     pks = [u.pk for u in users]
 
