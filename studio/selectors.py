@@ -6,6 +6,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from core.exceptions import NotFound
+from organizations.workspace import Workspace
 from studio.models import (
     Generation,
     Kind,
@@ -61,13 +62,14 @@ def generation_list(
     q: str | None = None,
     created_from: date | None = None,
     created_to: date | None = None,
+    workspace=None,
 ) -> QuerySet:
     """The user's generations, newest first, narrowed by any of: type, status, model, project
     (`"none"`: in no project), starred, a case-insensitive text in the prompt, and the day
     they were made (`created_from`/`created_to`, both inclusive). A project that is not the
     user's is NotFound, as everywhere else: an empty page would not tell a typo from an empty
-    project."""
-    generations = Generation.objects.filter(user=user)
+    project. `workspace`: whose (default: the user's own, outside any organization)."""
+    generations = Generation.objects.filter((workspace or Workspace(user)).rows())
     if kind:
         generations = generations.filter(kind=kind)
     if status:

@@ -12,6 +12,7 @@ from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle, PlanVideoThrottle
 from core.schema import errors
 from core.serializers import MessageSerializer
+from organizations.workspace import WorkspaceFields, request_workspace
 from studio import presenters
 from studio.models import Kind, LogEvent, Status
 from studio.options import (
@@ -126,7 +127,7 @@ def idempotency_key(request) -> str:
     return key
 
 
-class PromptFields(serializers.Serializer):
+class PromptFields(WorkspaceFields):
     prompt = serializers.CharField(min_length=3, max_length=500)
     negative_prompt = serializers.CharField(
         max_length=500, required=False, allow_blank=True, default=""
@@ -215,7 +216,9 @@ def submit_job(request, input_serializer, kind: str, prepare=None) -> Response:
     job. `prepare(spec)` turns the validated fields into the job's spec where they differ."""
     data = input_serializer(data=request.data)
     data.is_valid(raise_exception=True)
-    spec = {k: v for k, v in data.validated_data.items() if v is not None or k == "seed"}
+    values = dict(data.validated_data)
+    workspace = request_workspace(request, values.pop("organization", None))
+    spec = {k: v for k, v in values.items() if v is not None or k == "seed"}
     if prepare is not None:
         spec = prepare(spec)
     generation, _ = generation_create(
@@ -223,6 +226,7 @@ def submit_job(request, input_serializer, kind: str, prepare=None) -> Response:
         kind=kind,
         spec=spec,
         idempotency_key=idempotency_key(request),
+        workspace=workspace,
     )
     body = presenters.generation_accepted(generation, provider_chain(generation))
     return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -341,6 +345,13 @@ class UserGenerationsApi(APIView):
     class FilterSerializer(PageQuerySerializer):
         """The history's filters; the gallery page validates its query with this class too."""
 
+        organization = serializers.SlugField(
+            max_length=50,
+            required=False,
+            help_text="The generations of this organization (its slug) instead of your own; "
+            "the X-Organization header does the same.",
+        )
+
         type = serializers.ChoiceField(choices=["all", *Kind.values], default="all")
         status = serializers.ChoiceField(choices=["all", *Status.values], default="all")
         model = serializers.ChoiceField(
@@ -413,7 +424,11 @@ class UserGenerationsApi(APIView):
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        generations = generation_list(user=request.user, **query.to_filters(values))
+        generations = generation_list(
+            user=request.user,
+            workspace=request_workspace(request, values.get("organization")),
+            **query.to_filters(values),
+        )
         page = paginate(generations, page=values["page"], limit=values["limit"])
         return Response(
             {

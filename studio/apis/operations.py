@@ -10,6 +10,7 @@ from core.pagination import PaginationSerializer, page_params, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle
 from core.schema import errors
 from core.serializers import IsoDateTimeField, MessageSerializer
+from organizations.workspace import WorkspaceFields
 from studio.apis.generations import (
     IDEMPOTENCY_HEADER,
     AcceptedOutput,
@@ -30,7 +31,7 @@ from studio.services.styles import style_delete, style_get
 SOURCE_HELP = "An asset id (ast_…) or a completed generation id of yours."
 
 
-class OperationInput(serializers.Serializer):
+class OperationInput(WorkspaceFields):
     source = serializers.CharField(max_length=64, help_text=SOURCE_HELP)
     project = serializers.CharField(max_length=40, required=False, allow_null=True)
 

@@ -37,6 +37,15 @@ class Generation(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
     )
+    # Made in an organization's workspace (its members see it; its account paid), or None:
+    # the user's own. `user` is who asked for it either way.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="generations",
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -114,6 +123,7 @@ class Generation(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
         ]
 

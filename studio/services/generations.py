@@ -25,7 +25,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core import metrics
-from core.exceptions import Conflict, IdempotencyConflict, NotFound
+from core.exceptions import Conflict, Forbidden, IdempotencyConflict, NotFound
+from organizations.workspace import Workspace, may_change, visible_to, workspace_for
 from studio import storage
 from studio.events import job_published
 from studio.models import (
@@ -46,7 +47,7 @@ from studio.signals import job_finished
 from tokens import catalog
 from tokens.exceptions import InsufficientTokens
 from tokens.models import Hold
-from tokens.services import account_for_user, hold_create, hold_release
+from tokens.services import hold_release
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +162,16 @@ def generation_prepare(
 
 
 def generation_create(
-    *, user, kind: str, spec: dict, idempotency_key: str = "", retry_of: Generation | None = None
+    *,
+    user,
+    kind: str,
+    spec: dict,
+    idempotency_key: str = "",
+    retry_of: Generation | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[Generation, bool]:
     """Accept a job: the row and its credit hold, atomically; the worker is told after commit.
+    `workspace` (default: the user's own) is where it is made and paid for.
 
     `spec` is the validated request. Returns (generation, created): a repeat of an
     Idempotency-Key with the same body returns the original and charges nothing; the same
@@ -179,13 +187,13 @@ def generation_create(
         user=user, kind=kind, spec=spec, idempotency_key=idempotency_key, retry_of=retry_of
     )
     generation.request_hash = request_hash
-    account = account_for_user(user=user)
+    workspace = workspace or Workspace(user)
+    generation.organization = workspace.organization
     try:
         with transaction.atomic():
             # The hold first: its id goes into the generation's row, so the row is written
             # once. (Its ledger entry names the generation by the id it is about to have.)
-            generation.hold = hold_create(
-                account=account,
+            generation.hold = workspace.hold(
                 amount=generation.cost,
                 idempotency_key=f"generation:{generation.id}",
                 operation=generation.operation or f"{kind}_generation:{generation.model}",
@@ -358,7 +366,7 @@ def generation_fail(
 def generation_cancel(*, user, generation_id: str, actor=None) -> Generation:
     """Stop a queued or running job and give the credits back; the worker stops at its next
     progress checkpoint and throws its result away."""
-    generation = generation_get_for_user(user=user, generation_id=generation_id)
+    generation = generation_get_for_user(user=user, generation_id=generation_id, change=True)
     with transaction.atomic():
         cancelled = Generation.objects.filter(pk=generation.pk, status__in=ACTIVE).update(
             status=Status.CANCELLED,
@@ -403,13 +411,17 @@ def generation_retry(*, user, generation_id: str, idempotency_key: str = "") -> 
         spec=original.params,
         idempotency_key=idempotency_key,
         retry_of=original,
+        # Where the original was made, if the user still belongs there.
+        workspace=workspace_for(user=user, slug=original.organization.slug)
+        if original.organization_id
+        else None,
     )
     return generation
 
 
 def generation_delete(*, user, generation_id: str) -> None:
     """Delete a generation and its files; a running one is cancelled (and refunded) first."""
-    generation = generation_get_for_user(user=user, generation_id=generation_id)
+    generation = generation_get_for_user(user=user, generation_id=generation_id, change=True)
     if generation.is_active:
         with contextlib.suppress(GenerationNotActive):  # it finished meanwhile
             generation_cancel(user=user, generation_id=generation_id)
@@ -419,19 +431,25 @@ def generation_delete(*, user, generation_id: str) -> None:
 
 def generation_star(*, user, generation_id: str, starred: bool) -> Generation:
     """Mark (or unmark) a generation as a favourite; nothing else about it changes."""
-    generation = generation_get_for_user(user=user, generation_id=generation_id)
+    generation = generation_get_for_user(user=user, generation_id=generation_id, change=True)
     Generation.objects.filter(pk=generation.pk).update(starred=starred)
     generation.starred = starred
     return generation
 
 
-def generation_get_for_user(*, user, generation_id: str) -> Generation:
-    """The user's generation; someone else's is as absent as a missing one (404)."""
+def generation_get_for_user(*, user, generation_id: str, change: bool = False) -> Generation:
+    """A generation the user can see (their own, or their organizations'); anyone else's is as
+    absent as a missing one (404). `change`: they are about to change it, which in an
+    organization is for whoever made it and the managers (403 for other members)."""
     generation = (
-        Generation.objects.filter(pk=generation_id, user=user).select_related("hold").first()
+        Generation.objects.filter(visible_to(user), pk=generation_id)
+        .select_related("hold", "organization")
+        .first()
     )
     if generation is None:
         raise NotFound("Generation not found", id=generation_id[:64])
+    if change and not may_change(user, generation):
+        raise Forbidden("Only whoever made it and the organization's owners and admins can")
     return generation
 
 

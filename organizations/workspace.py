@@ -1,0 +1,92 @@
+"""Workspaces: where work is made and paid for, the user's own account or one of their
+organizations.
+
+A request names its workspace with an `organization` field (a slug) in its body or query, or
+the `X-Organization: <slug>` header; pages keep the one chosen in the session. Without one it is
+the user's own. An organization the user is not a member of is a 404, as everywhere.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+from rest_framework import serializers
+
+from organizations.models import MANAGERS, Membership, Organization
+from organizations.selectors import membership_for
+from organizations.services import member_hold_create
+from tokens.models import Hold
+from tokens.services import account_for_user, hold_create
+
+HEADER = "X-Organization"
+SESSION_KEY = "workspace"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    user: object
+    membership: Membership | None = None
+
+    @property
+    def organization(self) -> Organization | None:
+        return self.membership.organization if self.membership else None
+
+    @property
+    def slug(self) -> str:
+        return self.membership.organization.slug if self.membership else ""
+
+    def rows(self) -> Q:
+        """The rows (of a model with `user` and `organization`) that belong to this workspace:
+        the organization's, or the user's own outside any organization."""
+        if self.membership:
+            return Q(organization_id=self.membership.organization_id)
+        return Q(user=self.user, organization__isnull=True)
+
+    def hold(self, *, amount: int, **hold) -> Hold:
+        """A hold for work done here: on the organization's account within the member's
+        limit (viewers refused), or on the user's own."""
+        if self.membership:
+            return member_hold_create(membership=self.membership, amount=amount, **hold)
+        return hold_create(account=account_for_user(user=self.user), amount=amount, **hold)
+
+
+def workspace_for(*, user, slug: str | None = None) -> Workspace:
+    if not slug:
+        return Workspace(user)
+    return Workspace(user, membership_for(user=user, slug=slug))
+
+
+def request_workspace(request, named: str | None = None) -> Workspace:
+    """The workspace a request names: `named` (its body's or query's `organization`), else the
+    X-Organization header; else the user's own."""
+    slug = named or request.headers.get(HEADER, "").strip()
+    return workspace_for(user=request.user, slug=slug or None)
+
+
+def visible_to(user) -> Q:
+    """What `user` may see of a model with `user` and `organization`: their own rows outside
+    any organization, and every row of the organizations they belong to."""
+    return Q(user=user, organization__isnull=True) | Q(organization__memberships__user=user)
+
+
+def may_change(user, row) -> bool:
+    """Whether `user` may change (cancel, delete, star) a row they can see: their own, or one of
+    an organization they manage."""
+    if row.user_id == user.pk:
+        return True
+    if row.organization_id is None:
+        return False
+    return Membership.objects.filter(
+        organization_id=row.organization_id, user=user, role__in=MANAGERS
+    ).exists()
+
+
+class WorkspaceFields(serializers.Serializer):
+    """The `organization` field of the bodies that create work."""
+
+    organization = serializers.SlugField(
+        max_length=50,
+        required=False,
+        allow_null=True,
+        help_text="Make and pay for it in this organization (its slug) instead of your own "
+        "account; the X-Organization header does the same.",
+    )
