@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import views as account_pages
 from core.apis import HealthApi
 from core.metrics import metrics_view
+from organizations import views as organization_pages
 from pipelines import views as pipeline_pages
 from studio import views as studio_pages
 from studio.media_views import serve_media
@@ -44,6 +45,12 @@ pages = [
     path("templates/<str:template_id>/edit/", pipeline_pages.template_edit, name="template-edit"),
     path("executions/", pipeline_pages.executions, name="executions-page"),
     path("executions/<str:execution_id>/", pipeline_pages.execution_detail, name="execution-page"),
+    path("workspace/", organization_pages.workspace_switch, name="workspace-switch"),
+    path("organizations/new/", organization_pages.organization_new, name="organization-new"),
+    path(
+        "organizations/<str:slug>/", organization_pages.organization_page, name="organization-page"
+    ),
+    path("invitations/<str:token>/", organization_pages.invitation_page, name="invitation-page"),
 ]
 
 urlpatterns = [

@@ -6,7 +6,6 @@ Every `/organizations/<slug>/…` endpoint looks the organization up as the call
 here for reads, against the role sets of organizations.models.
 """
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -25,6 +24,7 @@ from organizations.selectors import (
     member_list,
     membership_for,
     membership_list_for_user,
+    month_start,
     organization_account,
     organization_entries,
     usage,
@@ -43,7 +43,6 @@ from organizations.services import (
 )
 from tokens.apis import BalanceOutput, EntryOutput, balance_and_history
 from tokens.models import EntryKind
-from tokens.services._core import month_bounds
 
 NAME_MAX = 80
 
@@ -194,10 +193,6 @@ def member_data(membership: Membership, since) -> dict:
     }
 
 
-def _month_start():
-    return month_bounds(timezone.now())[0]
-
-
 class MemberListOutput(serializers.Serializer):
     members = MemberOutput(many=True)
     pagination = PaginationSerializer()
@@ -217,7 +212,7 @@ class MembersApi(APIView):
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = paginate(member_list(organization=membership.organization), **query.validated_data)
-        since = _month_start()
+        since = month_start()
         return Response(
             {"members": [member_data(m, since) for m in page.items], "pagination": page.meta()}
         )
@@ -253,7 +248,7 @@ class MemberApi(APIView):
         if "monthlyLimit" in values:
             changes["monthly_limit"] = values["monthlyLimit"]
         updated = member_update(by=membership, target=target, **changes)
-        return Response(member_data(updated, _month_start()))
+        return Response(member_data(updated, month_start()))
 
     @extend_schema(
         operation_id="organization_member_remove",

@@ -12,8 +12,14 @@ from core.exceptions import NotFound
 from organizations.models import Invitation, Membership, Organization
 from tokens.models import LedgerEntry, TokenAccount
 from tokens.selectors import SPENDING_KINDS, entry_list
+from tokens.services._core import month_bounds
 
 USAGE_DAYS = 30
+
+
+def month_start() -> datetime:
+    """Where the calendar month that monthly limits count began."""
+    return month_bounds(timezone.now())[0]
 
 
 def membership_for(*, user, slug: str) -> Membership:

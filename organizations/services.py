@@ -199,6 +199,18 @@ def invitation_revoke(*, by: Membership, invitation: Invitation) -> None:
         raise InvitationInvalid("This invitation was already used or revoked")
 
 
+def invitation_by_token(*, token: str) -> Invitation:
+    """The invitation a link's token names (whatever its state), or NotFound."""
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(token_hash=_token_hash(token or ""))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("No such invitation")
+    return invitation
+
+
 def invitation_accept(*, user, token: str) -> Membership:
     """Join the organization `token` invites to, once, before it expires, as the invited email."""
     with transaction.atomic():

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from django.db.models import Q
 from rest_framework import serializers
 
+from core.exceptions import NotFound
 from organizations.models import MANAGERS, Membership, Organization
 from organizations.selectors import membership_for
 from organizations.services import member_hold_create
-from tokens.models import Hold
+from tokens.models import Hold, TokenAccount
 from tokens.services import account_for_user, hold_create
 
 HEADER = "X-Organization"
@@ -40,6 +41,11 @@ class Workspace:
         if self.membership:
             return Q(organization_id=self.membership.organization_id)
         return Q(user=self.user, organization__isnull=True)
+
+    def account(self) -> TokenAccount:
+        if self.membership:
+            return TokenAccount.objects.get(organization_id=self.membership.organization_id)
+        return account_for_user(user=self.user)
 
     def hold(self, *, amount: int, **hold) -> Hold:
         """A hold for work done here: on the organization's account within the member's
@@ -90,3 +96,15 @@ class WorkspaceFields(serializers.Serializer):
         help_text="Make and pay for it in this organization (its slug) instead of your own "
         "account; the X-Organization header does the same.",
     )
+
+
+def session_workspace(request) -> Workspace:
+    """The workspace a signed-in person chose in the header (kept in the session): their own
+    until they choose, and again at once if they no longer belong to the one they chose."""
+    slug = request.session.get(SESSION_KEY) or None
+    if slug:
+        try:
+            return workspace_for(user=request.user, slug=slug)
+        except NotFound:
+            request.session.pop(SESSION_KEY, None)
+    return Workspace(request.user)

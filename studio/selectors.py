@@ -22,9 +22,9 @@ from studio.models import (
 RECENT_DELIVERIES = 10
 
 
-def generation_count(*, user) -> int:
-    """How many generations the user has (any status)."""
-    return Generation.objects.filter(user=user).count()
+def generation_count(*, user, workspace=None) -> int:
+    """How many generations the workspace (default: the user's own) has, any status."""
+    return Generation.objects.filter((workspace or Workspace(user)).rows()).count()
 
 
 def usage_totals(*, user, since: datetime) -> dict[str, int]:

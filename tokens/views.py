@@ -45,15 +45,19 @@ def entry_text(entry: LedgerEntry) -> str:
     return entry.memo
 
 
-def _ledger(request: HttpRequest, account) -> dict:
-    """One page of the ledger, narrowed by kind; a bad filter is reported and left out."""
+def ledger_page(request: HttpRequest, account, entries=entry_list) -> dict:
+    """One page of the ledger, narrowed by kind; a bad filter is reported and left out.
+    `entries(account=, kind=)`: the selector of the account's entries."""
     data = {key: request.GET[key] for key in ("kind", "page") if request.GET.get(key)}
     values, errors = validate(Filters, data)
     if errors:
         values, _ = validate(Filters, {k: v for k, v in data.items() if k not in errors})
     kind = values.get("kind", "")
-    entries = entry_list(account=account, kind=kind).select_related("hold")
-    page = paginate(entries, page=values["page"], limit=PAGE_SIZE)
+    page = paginate(
+        entries(account=account, kind=kind).select_related("hold"),
+        page=values["page"],
+        limit=PAGE_SIZE,
+    )
     return {
         "kind": kind,
         "errors": errors,
@@ -89,6 +93,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "usage": usage_totals(user=user, since=since),
             "chart_days": CHART_DAYS,
             "kinds": EntryKind.choices,
-            "ledger": _ledger(request, account),
+            "ledger": ledger_page(request, account),
         },
     )

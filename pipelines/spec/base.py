@@ -24,8 +24,9 @@ _STEP_REF = re.compile(r"^steps\.(\d{1,3})\.output$")
 # What fills a reference to an image while a template is checked (nothing runs).
 PLACEHOLDER_IMAGE = "ast_placeholder"
 PLACEHOLDER_STYLE = "sty_placeholder"
-# Parameters a template may not set: a run files its results in the runner's project.
-RUN_TIME_PARAMS = ("project",)
+# Parameters a template may not set: a run files its results in the runner's project and
+# workspace.
+RUN_TIME_PARAMS = ("project", "organization")
 
 
 class DocumentInvalid(serializers.ValidationError):

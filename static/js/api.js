@@ -2,6 +2,8 @@
 // endpoints and rules as any API client. Failures arrive as ApiError in the API's error format.
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+// The organization chosen in the header's switcher: the API makes and lists work there too.
+const workspace = () => document.querySelector('meta[name="cf-workspace"]')?.content || "";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -18,7 +20,10 @@ export function explain(error) {
   if (!(error instanceof ApiError)) return "Could not reach CraftFrame. Check your connection and try again.";
   switch (error.code) {
     case "INSUFFICIENT_CREDITS": {
-      const { required, available } = error.details;
+      const { required, available, limit, spent } = error.details;
+      if (limit !== undefined) {
+        return `This would take you past your monthly limit in this organization: ${spent} of ${limit} credits spent, this needs ${required}.`;
+      }
       return required !== undefined
         ? `Not enough credits: this needs ${required} and you have ${available}.`
         : error.message;
@@ -38,6 +43,7 @@ export function explain(error) {
 
 export async function api(method, path, body, { form = false, headers: extra = {} } = {}) {
   const headers = { Accept: "application/json", "X-CSRFToken": csrfToken(), ...extra };
+  if (workspace()) headers["X-Organization"] = workspace();
   let payload;
   if (form) {
     payload = body; // FormData: the browser sets the multipart boundary

@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from core.exceptions import NotFound
 from core.pages import validate
 from core.pagination import paginate
+from organizations.workspace import session_workspace
 from studio import presenters
 from studio.apis.generations import UserGenerationsApi
 from studio.labels import OPERATION_NAMES, TIMES, next_steps
@@ -93,8 +94,9 @@ def generation_tile(generation: Generation, request: HttpRequest) -> dict:
 def gallery(request: HttpRequest) -> HttpResponse:
     user = request.user
     filters, errors, page_number = _read_filters(request)
+    workspace = session_workspace(request)
     try:
-        generations = generation_list(user=user, **filters)
+        generations = generation_list(user=user, workspace=workspace, **filters)
     except NotFound:  # someone else's project id, as on the API
         raise Http404("no such project") from None
     page = paginate(generations, page=page_number, limit=PAGE_SIZE)
@@ -112,7 +114,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "filtered": filtered or bool(errors),
             "active_filters": len([key for key in applied if key != "q"]),
-            "has_any": page.total > 0 or generation_count(user=user) > 0,
+            "has_any": page.total > 0 or generation_count(user=user, workspace=workspace) > 0,
+            "workspace": workspace,
             "choices": {
                 "types": [("image", "Images"), ("video", "Videos"), ("operation", "Operations")],
                 "statuses": [s for s in Status.values],
@@ -247,7 +250,9 @@ def gallery_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
     body = presenters.generation_detail(generation, provider_chain(generation), request)
     projects = list(project_list(user=user).values("id", "name")[:100])
     names = {p["id"]: p["name"] for p in projects}
-    ledger = list(entry_list_for_subject(account=account_for_user(user=user), subject=generation))
+    # The account that paid: the organization's for work made in one.
+    payer = generation.hold.account if generation.hold_id else account_for_user(user=user)
+    ledger = list(entry_list_for_subject(account=payer, subject=generation))
     operations = _operations(body)
     log = job_log_entries(generation)
     return render(

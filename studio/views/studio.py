@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.exceptions import NotFound
+from organizations.workspace import session_workspace
 from studio import presenters
 from studio.apis.generations import GenerateImageApi, GenerateVideoApi, PromptFields
 from studio.labels import OPERATION_NAMES, next_steps
@@ -16,7 +17,6 @@ from studio.selectors_assets import project_list
 from studio.services.generations import generation_get_for_user
 from studio.services.operations import provider_chain
 from tokens import catalog
-from tokens.services import account_for_user
 
 RECENT = 12
 
@@ -110,9 +110,10 @@ def studio(request: HttpRequest) -> HttpResponse:
     user = request.user
     values, shown = _prefill(request)
     values.setdefault("seed", None)
-    recent = list(generation_list(user=user)[:RECENT])
+    workspace = session_workspace(request)
+    recent = list(generation_list(user=user, workspace=workspace)[:RECENT])
     active = [g.id for g in recent if g.status in ACTIVE]
-    account = account_for_user(user=user)
+    account = workspace.account()
     options = studio_options()
     return render(
         request,
