@@ -2,7 +2,8 @@
 
 A step is one job of the catalog (studio.apis.job_types) whose parameters may refer to the
 template's inputs and to earlier steps' results. An execution runs the steps one by one as
-ordinary studio jobs, paid for by one hold on the user's account.
+ordinary studio jobs, paid for by one hold on the account of its workspace (the user's own or
+an organization's).
 """
 
 import secrets
@@ -171,6 +172,15 @@ class Execution(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="executions"
     )
+    # Run in an organization's workspace (its members see it, its account pays, its steps' jobs
+    # are in its gallery), or None: the user's own. `user` is who started it either way.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="executions",
+    )
     template = models.ForeignKey(
         Template, on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
     )
@@ -214,6 +224,7 @@ class Execution(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["template", "-created_at"]),
         ]
 

@@ -8,6 +8,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, NullIf, TruncDate
 from django.utils import timezone
 
+from core.exceptions import Forbidden, NotFound
+from organizations.workspace import Workspace, may_change, visible_to
 from pipelines.models import Execution, ExecutionStep, Rating, Template, Visibility
 from studio.models import Generation, JobLogEntry, Kind, Status
 from tokens.models import EntryKind, Hold, LedgerEntry
@@ -63,13 +65,37 @@ def rating_of(*, user, template: Template) -> int | None:
     )
 
 
-def execution_list(*, user, template_id: str | None = None, status: str | None = None):
+def execution_get_for_user(*, user, execution_id: str, change: bool = False) -> Execution:
+    """An execution the user can see (their own, or their organizations'); anyone else's is as
+    absent as a missing one (404). `change`: they are about to change it (cancel, retry), which
+    in an organization is for whoever started it and the managers (403 for other members)."""
+    execution = (
+        Execution.objects.filter(visible_to(user), pk=execution_id)
+        .select_related("organization")
+        .first()
+    )
+    if execution is None:
+        raise NotFound("Execution not found", id=str(execution_id)[:64])
+    if change and not may_change(user, execution):
+        raise Forbidden("Only whoever started it and the organization's owners and admins can")
+    return execution
+
+
+def execution_list(
+    *,
+    user,
+    template_id: str | None = None,
+    status: str | None = None,
+    workspace: Workspace | None = None,
+):
+    """The executions of `workspace` (default: the user's own, outside any organization),
+    newest first, narrowed by template and status."""
     # `started`: a queued run whose first step a worker has taken is shown as running.
     started = ExecutionStep.objects.filter(
         execution=OuterRef("pk"), generation__status__in=[Status.GENERATING, Status.COMPLETED]
     )
     executions = (
-        Execution.objects.filter(user=user)
+        Execution.objects.filter((workspace or Workspace(user)).rows())
         .select_related("template")
         .annotate(started=Exists(started))
     )

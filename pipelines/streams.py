@@ -42,6 +42,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core import events
+from organizations.workspace import visible_to
 from pipelines import presenters
 from pipelines.events import execution_channel
 from pipelines.models import Execution
@@ -133,7 +134,9 @@ def load(execution_id: str, user_id, request) -> Run | None:
     """The execution as a stream needs it (sync database reads; None when it is gone)."""
     try:
         for _ in range(READS):
-            execution = Execution.objects.filter(pk=execution_id, user_id=user_id).first()
+            # Read as GET /executions/<id> reads it (a lookup takes the user's id as well as the
+            # user): a member removed from the organization loses the stream at the next read.
+            execution = Execution.objects.filter(visible_to(user_id), pk=execution_id).first()
             if execution is None:
                 return None
             run = Run(body=presenters.execution_detail(execution, request))

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from core.schema import errors
 from pipelines import streams
 from pipelines.models import EXECUTION_ACTIVE
-from pipelines.services.executions import execution_get_for_user
+from pipelines.selectors import execution_get_for_user
 from studio.apis.events import EventStreamApi, stream_response
 from studio.streams import last_event_id
 

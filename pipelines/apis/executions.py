@@ -9,15 +9,16 @@ from rest_framework.views import APIView
 from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle
 from core.schema import errors
+from organizations.workspace import WorkspaceFields, request_workspace
 from pipelines import presenters
 from pipelines.models import ExecutionStatus
-from pipelines.selectors import execution_list, execution_log, usage_report
-from pipelines.services.executions import (
-    execution_cancel,
-    execution_create,
+from pipelines.selectors import (
     execution_get_for_user,
-    execution_retry,
+    execution_list,
+    execution_log,
+    usage_report,
 )
+from pipelines.services.executions import execution_cancel, execution_create, execution_retry
 from studio.apis.generations import IDEMPOTENCY_HEADER, idempotency_key
 
 
@@ -50,7 +51,7 @@ class ExecutionOutput(serializers.Serializer):
 class TemplateExecuteApi(APIView):
     throttle_classes = [PlanApiThrottle, PlanImageThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(WorkspaceFields):
         inputs = serializers.DictField(help_text="Input name -> value ({} for the defaults).")
         pipeline = serializers.CharField(max_length=40, required=False, allow_null=True)
         project = serializers.CharField(
@@ -64,11 +65,13 @@ class TemplateExecuteApi(APIView):
         parameters=[IDEMPOTENCY_HEADER],
         responses={202: ExecutionOutput, **errors(401, 403, 404, 409)},
         summary="Run a template: its whole cost is held at once (or 403 INSUFFICIENT_CREDITS, "
-        "nothing started); each step is charged as it completes.",
+        "nothing started); each step is charged as it completes. In an organization "
+        "(`organization` or X-Organization) its account pays, within the member's limit.",
     )
     def post(self, request, template_id: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        workspace = request_workspace(request, data.validated_data.get("organization"))
         execution, _ = execution_create(
             user=request.user,
             template_id=template_id,
@@ -76,6 +79,7 @@ class TemplateExecuteApi(APIView):
             pipeline_id=data.validated_data.get("pipeline"),
             project_id=data.validated_data.get("project"),
             idempotency_key=idempotency_key(request),
+            workspace=workspace,
         )
         return Response(
             presenters.execution_detail(execution, request), status=status.HTTP_202_ACCEPTED
@@ -130,8 +134,9 @@ class ExecutionCancelApi(APIView):
         operation_id="executions_cancel",
         tags=["templates"],
         request=None,
-        responses={200: ExecutionOutput, **errors(401, 404, 409)},
-        summary="Stop a run; what is left of its hold is released.",
+        responses={200: ExecutionOutput, **errors(401, 403, 404, 409)},
+        summary="Stop a run; what is left of its hold is released. In an organization, for "
+        "whoever started it and the owners and admins (403 for other members).",
     )
     def post(self, request, execution_id: str):
         execution = execution_cancel(user=request.user, execution_id=execution_id)
@@ -158,6 +163,12 @@ class ExecutionRetryApi(APIView):
 
 class UserExecutionsApi(APIView):
     class FilterSerializer(PageQuerySerializer):
+        organization = serializers.SlugField(
+            max_length=50,
+            required=False,
+            help_text="The executions of this organization (its slug) instead of your own; "
+            "the X-Organization header does the same.",
+        )
         template = serializers.CharField(max_length=40, required=False)
         status = serializers.ChoiceField(
             choices=["all", *ExecutionStatus.values], default="all", required=False
@@ -171,8 +182,8 @@ class UserExecutionsApi(APIView):
         operation_id="users_executions",
         tags=["users"],
         parameters=[FilterSerializer],
-        responses={200: ListOutput, **errors(401)},
-        summary="Your template executions, newest first.",
+        responses={200: ListOutput, **errors(401, 404)},
+        summary="Your template executions (or your organization's), newest first.",
     )
     def get(self, request):
         query = self.FilterSerializer(data=request.query_params)
@@ -180,6 +191,7 @@ class UserExecutionsApi(APIView):
         values = query.validated_data
         executions = execution_list(
             user=request.user,
+            workspace=request_workspace(request, values.get("organization")),
             template_id=values.get("template"),
             status=None if values.get("status", "all") == "all" else values["status"],
         )

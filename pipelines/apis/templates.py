@@ -12,7 +12,7 @@ from core.schema import errors
 from core.serializers import MessageSerializer
 from pipelines import presenters
 from pipelines.selectors import rating_of, template_list
-from pipelines.services.executions import template_cost
+from pipelines.services.pricing import template_cost
 from pipelines.services.templates import (
     pipeline_create,
     pipeline_delete,

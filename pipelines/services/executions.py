@@ -1,5 +1,5 @@
-"""Running a template: price it, hold the whole price once, and run its steps one by one as
-ordinary studio jobs.
+"""Running a template: price it (pipelines.services.pricing), hold the whole price once, and
+run its steps one by one as ordinary studio jobs.
 
 Each step is a Generation with no hold of its own. When it finishes (studio.signals
 .job_finished, inside the transaction that finishes it) the execution charges the step's part
@@ -12,14 +12,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
-from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import Conflict, DomainError, IdempotencyConflict, NotFound
+from organizations.workspace import Workspace, workspace_for
 from pipelines import spec
 from pipelines.events import execution_published
 from pipelines.models import (
@@ -27,24 +26,20 @@ from pipelines.models import (
     Execution,
     ExecutionStatus,
     ExecutionStep,
-    Pipeline,
     StepStatus,
     Template,
     new_id,
 )
-from pipelines.services.templates import input_as_dict, step_as_dict, template_visible
+from pipelines.selectors import execution_get_for_user
+from pipelines.services.pricing import execution_plan, pipeline_of
+from pipelines.services.pricing import template_cost as template_cost  # still imported here
+from pipelines.services.templates import template_visible
 from studio.apis.job_types import JOB_TYPES
 from studio.models import ACTIVE, Asset, Generation, Project, Status, Style
-from studio.services.generations import (
-    SEED_MAX,
-    enqueue,
-    generation_cancel,
-    generation_cost,
-    generation_prepare,
-)
+from studio.services.generations import enqueue, generation_cancel, generation_prepare
 from tokens.exceptions import HoldNotOpen
 from tokens.models import Hold, HoldStatus
-from tokens.services import account_for_user, hold_capture_part, hold_create, hold_release
+from tokens.services import hold_capture_part, hold_release
 
 logger = logging.getLogger(__name__)
 
@@ -57,77 +52,6 @@ class ExecutionNotActive(Conflict):
 class ExecutionNotRetryable(Conflict):
     code = "EXECUTION_IN_PROGRESS"
     message = "Only a failed or cancelled execution can be retried"
-
-
-# --- Pricing -----------------------------------------------------------------------------
-
-
-@dataclass
-class PlannedStep:
-    operation: str
-    name: str
-    params: dict
-    cost: int
-
-
-@dataclass
-class Plan:
-    inputs: dict
-    steps: list[PlannedStep]
-    document: dict
-
-    @property
-    def total(self) -> int:
-        return sum(step.cost for step in self.steps)
-
-
-def _pipeline_of(template: Template, pipeline_id: str | None) -> Pipeline:
-    pipelines = template.pipelines.all()
-    pipeline = pipelines.filter(pk=pipeline_id).first() if pipeline_id else pipelines.first()
-    if pipeline is None:
-        raise NotFound("Pipeline not found", pipeline=str(pipeline_id or "")[:64])
-    return pipeline
-
-
-def execution_plan(*, template: Template, pipeline: Pipeline, inputs, partial: bool) -> Plan:
-    """What a run with these inputs would do and cost; the cost comes from the same catalog
-    code that charges (studio.services.generations.generation_cost)."""
-    definitions = [input_as_dict(i) for i in template.inputs.all()]
-    steps = [step_as_dict(s) for s in pipeline.steps.all()]
-    resolved = spec.inputs_resolve(definitions, inputs, partial=partial)
-    values = dict(resolved)
-    scope = spec.Scope(definitions, [JOB_TYPES.get(s["operation"]) for s in steps])
-    for definition in definitions:
-        name = definition["name"]
-        if name in values:
-            continue
-        if definition["type"] == "seed" and not partial:
-            values[name] = resolved[name] = random.SystemRandom().randint(0, SEED_MAX)
-        elif partial:  # the preview: a stand-in for what is not filled in yet
-            values[name] = scope.samples(spec.Ref("inputs", name, "text"))[0]
-    placeholders = spec.placeholder_outputs(steps)
-    planned = []
-    for number, step in enumerate(steps, start=1):
-        job = JOB_TYPES[step["operation"]]
-        params = dict(step["params"])
-        if "seed" in job.serializer().fields and "seed" not in params and not partial:
-            # Drawn now and recorded: running the execution again gives the same pictures.
-            params["seed"] = random.SystemRandom().randint(0, SEED_MAX)
-        job_spec = spec.job_spec(
-            job, spec.params_resolve(params, values, placeholders), f"steps.{number}"
-        )
-        planned.append(
-            PlannedStep(
-                step["operation"], step["name"], params, generation_cost(job.kind, job_spec)
-            )
-        )
-    return Plan(inputs=resolved, steps=planned, document=None)
-
-
-def template_cost(*, user, template_id: str, inputs, pipeline_id: str | None = None) -> Plan:
-    template = template_visible(user=user, template_id=template_id)
-    pipeline = _pipeline_of(template, pipeline_id)
-    return execution_plan(template=template, pipeline=pipeline, inputs=inputs, partial=True)
 
 
 # --- Starting ----------------------------------------------------------------------------
@@ -146,18 +70,23 @@ def execution_create(
     pipeline_id: str | None = None,
     project_id: str | None = None,
     idempotency_key: str = "",
+    workspace: Workspace | None = None,
 ) -> tuple[Execution, bool]:
     """Start a run: ONE hold for the whole price (or INSUFFICIENT_CREDITS, nothing started),
-    the execution and its steps, and the first step's job, enqueued after commit."""
-    request_hash = _request_hash(
-        template_id, {"inputs": inputs, "pipeline": pipeline_id, "project": project_id}
-    )
+    the execution and its steps, and the first step's job, enqueued after commit. `workspace`
+    (default: the user's own) is where it runs and is paid for; the template is still one the
+    user can see (their own or a public one)."""
+    workspace = workspace or Workspace(user)
+    body = {"inputs": inputs, "pipeline": pipeline_id, "project": project_id}
+    if workspace.slug:  # only then: the keys of personal runs keep the hashes they had
+        body["organization"] = workspace.slug
+    request_hash = _request_hash(template_id, body)
     if idempotency_key:
         existing = Execution.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if existing:
             return _replay(existing, request_hash), False
     template = template_visible(user=user, template_id=template_id)
-    pipeline = _pipeline_of(template, pipeline_id)
+    pipeline = pipeline_of(template, pipeline_id)
     plan = execution_plan(template=template, pipeline=pipeline, inputs=inputs, partial=False)
     project = None
     if project_id:
@@ -169,6 +98,7 @@ def execution_create(
     execution = Execution(
         id=new_id("exe"),
         user=user,
+        organization=workspace.organization,
         template=template,
         pipeline=pipeline,
         template_version=template.version,
@@ -193,11 +123,9 @@ def execution_create(
     # The first job is checked (its image is yours, an upscale is not too large) before any
     # credit moves; the later ones when their turn comes.
     first = _job_for(execution, steps[0], outputs={})
-    account = account_for_user(user=user)
     try:
         with transaction.atomic():
-            execution.hold = hold_create(
-                account=account,
+            execution.hold = workspace.hold(
                 amount=plan.total,
                 idempotency_key=f"execution:{execution.id}",
                 operation="template_execution",
@@ -253,6 +181,8 @@ def _job_for(execution: Execution, step: ExecutionStep, outputs: dict[int, str])
             f"Step {step.position + 1} now costs {generation.cost}, not {step.cost}",
             step=step.position + 1,
         )
+    # In the run's workspace: the organization's gallery shows it, its managers may cancel it.
+    generation.organization_id = execution.organization_id
     return generation
 
 
@@ -402,17 +332,10 @@ def _release_rest(execution: Execution, reason: str) -> None:
 # --- Cancel and retry --------------------------------------------------------------------
 
 
-def execution_get_for_user(*, user, execution_id: str) -> Execution:
-    execution = Execution.objects.filter(pk=execution_id, user=user).first()
-    if execution is None:
-        raise NotFound("Execution not found", id=str(execution_id)[:64])
-    return execution
-
-
 def execution_cancel(*, user, execution_id: str, actor=None) -> Execution:
     """Stop the run: the running step's job is cancelled like any job; what is left of the
     hold goes back. `actor`: who did it when it was not the owner (support)."""
-    execution = execution_get_for_user(user=user, execution_id=execution_id)
+    execution = execution_get_for_user(user=user, execution_id=execution_id, change=True)
     if execution.status not in EXECUTION_ACTIVE:
         raise ExecutionNotActive(
             f"Execution is {execution.status}; only queued or running ones can be cancelled",
@@ -459,8 +382,9 @@ def retry_cost(steps) -> int:
 
 def execution_retry(*, user, execution_id: str) -> Execution:
     """Resume a failed or cancelled run at its first unfinished step, reusing what the steps
-    before it made, with a new hold for the cost of the rest only."""
-    execution = execution_get_for_user(user=user, execution_id=execution_id)
+    before it made, with a new hold for the cost of the rest only, in the run's workspace (a
+    member who has left the organization gets 404)."""
+    execution = execution_get_for_user(user=user, execution_id=execution_id, change=True)
     if execution.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
         raise ExecutionNotRetryable(
             f"Execution is {execution.status}; only failed or cancelled ones can be retried",
@@ -473,7 +397,8 @@ def execution_retry(*, user, execution_id: str) -> Execution:
         raise ExecutionNotRetryable("Every step already completed", status=execution.status)
     first = rest[0]
     job = _job_for(execution, first, done)
-    account = account_for_user(user=user)
+    organization = execution.organization
+    workspace = workspace_for(user=user, slug=organization.slug if organization else None)
     attempt = execution.attempt + 1
     with transaction.atomic():
         if not Execution.objects.filter(
@@ -488,8 +413,7 @@ def execution_retry(*, user, execution_id: str) -> Execution:
             current_step=first.position,
         ):
             raise ExecutionNotRetryable("The execution changed meanwhile; look again")
-        hold = hold_create(
-            account=account,
+        hold = workspace.hold(
             amount=retry_cost(steps),
             idempotency_key=f"execution:{execution.pk}:attempt-{attempt}",
             operation="template_execution",

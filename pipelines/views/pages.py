@@ -18,13 +18,14 @@ from pipelines.apis.executions import UserExecutionsApi
 from pipelines.apis.templates import TemplateListApi
 from pipelines.models import EXECUTION_ACTIVE, Step, StepStatus, Template
 from pipelines.selectors import (
+    execution_get_for_user,
     execution_list,
     execution_log,
     rating_of,
     template_list,
     template_tags,
 )
-from pipelines.services.executions import execution_get_for_user, template_cost
+from pipelines.services.pricing import template_cost
 from pipelines.services.templates import template_visible
 from studio import presenters as studio_presenters
 from studio.apis.assets import asset_data

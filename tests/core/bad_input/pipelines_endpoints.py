@@ -73,10 +73,10 @@ TEMPLATE_EXECUTE = Endpoint(
     "POST",
     f"templates/{TEMPLATE}/execute",
     "user",
-    {"inputs": {"subject": "a kite"}, "pipeline": None, "project": None},
-    strings=("pipeline", "project"),
+    {"inputs": {"subject": "a kite"}, "pipeline": None, "project": None, "organization": None},
+    strings=("pipeline", "project", "organization"),
     required=("inputs",),
-    nullable=("pipeline", "project"),
+    nullable=("pipeline", "project", "organization"),
 )
 
 TEMPLATE_RATE = Endpoint(
