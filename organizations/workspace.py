@@ -61,6 +61,12 @@ def workspace_for(*, user, slug: str | None = None) -> Workspace:
     return Workspace(user, membership_for(user=user, slug=slug))
 
 
+def workspace_of(*, user, row) -> Workspace:
+    """Where `row` (a job or run) was made, for more work there: its organization's workspace
+    (NotFound once `user` no longer belongs to it), or the user's own."""
+    return workspace_for(user=user, slug=row.organization.slug if row.organization_id else None)
+
+
 def request_workspace(request, named: str | None = None) -> Workspace:
     """The workspace a request names: `named` (its body's or query's `organization`), else the
     X-Organization header; else the user's own."""
@@ -108,3 +114,14 @@ def session_workspace(request) -> Workspace:
         except NotFound:
             request.session.pop(SESSION_KEY, None)
     return Workspace(request.user)
+
+
+class WorkspaceQuery(serializers.Serializer):
+    """The `organization` query field of the lists that filter by workspace."""
+
+    organization = serializers.SlugField(
+        max_length=50,
+        required=False,
+        help_text="This organization's (its slug) instead of your own; the X-Organization "
+        "header does the same.",
+    )

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle
 from core.schema import errors
-from organizations.workspace import WorkspaceFields, request_workspace
+from organizations.workspace import WorkspaceFields, WorkspaceQuery, request_workspace
 from pipelines import presenters
 from pipelines.models import ExecutionStatus
 from pipelines.selectors import (
@@ -162,13 +162,7 @@ class ExecutionRetryApi(APIView):
 
 
 class UserExecutionsApi(APIView):
-    class FilterSerializer(PageQuerySerializer):
-        organization = serializers.SlugField(
-            max_length=50,
-            required=False,
-            help_text="The executions of this organization (its slug) instead of your own; "
-            "the X-Organization header does the same.",
-        )
+    class FilterSerializer(WorkspaceQuery, PageQuerySerializer):
         template = serializers.CharField(max_length=40, required=False)
         status = serializers.ChoiceField(
             choices=["all", *ExecutionStatus.values], default="all", required=False

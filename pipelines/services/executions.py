@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import Conflict, DomainError, IdempotencyConflict, NotFound
-from organizations.workspace import Workspace, workspace_for
+from organizations.workspace import Workspace, workspace_of
 from pipelines import spec
 from pipelines.events import execution_published
 from pipelines.models import (
@@ -397,8 +397,7 @@ def execution_retry(*, user, execution_id: str) -> Execution:
         raise ExecutionNotRetryable("Every step already completed", status=execution.status)
     first = rest[0]
     job = _job_for(execution, first, done)
-    organization = execution.organization
-    workspace = workspace_for(user=user, slug=organization.slug if organization else None)
+    workspace = workspace_of(user=user, row=execution)
     attempt = execution.attempt + 1
     with transaction.atomic():
         if not Execution.objects.filter(

@@ -12,7 +12,7 @@ from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle, PlanVideoThrottle
 from core.schema import errors
 from core.serializers import MessageSerializer
-from organizations.workspace import WorkspaceFields, request_workspace
+from organizations.workspace import WorkspaceFields, WorkspaceQuery, request_workspace
 from studio import presenters
 from studio.models import Kind, LogEvent, Status
 from studio.options import (
@@ -342,15 +342,8 @@ class GenerationRetryApi(APIView):
 
 
 class UserGenerationsApi(APIView):
-    class FilterSerializer(PageQuerySerializer):
+    class FilterSerializer(WorkspaceQuery, PageQuerySerializer):
         """The history's filters; the gallery page validates its query with this class too."""
-
-        organization = serializers.SlugField(
-            max_length=50,
-            required=False,
-            help_text="The generations of this organization (its slug) instead of your own; "
-            "the X-Organization header does the same.",
-        )
 
         type = serializers.ChoiceField(choices=["all", *Kind.values], default="all")
         status = serializers.ChoiceField(choices=["all", *Status.values], default="all")

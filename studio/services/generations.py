@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.exceptions import Conflict, Forbidden, IdempotencyConflict, NotFound
-from organizations.workspace import Workspace, may_change, visible_to, workspace_for
+from organizations.workspace import Workspace, may_change, visible_to, workspace_of
 from studio import storage
 from studio.events import job_published
 from studio.models import (
@@ -411,10 +411,7 @@ def generation_retry(*, user, generation_id: str, idempotency_key: str = "") -> 
         spec=original.params,
         idempotency_key=idempotency_key,
         retry_of=original,
-        # Where the original was made, if the user still belongs there.
-        workspace=workspace_for(user=user, slug=original.organization.slug)
-        if original.organization_id
-        else None,
+        workspace=workspace_of(user=user, row=original),
     )
     return generation
 
