@@ -12,9 +12,9 @@ from django.db.models import Q
 from rest_framework import serializers
 
 from core.exceptions import NotFound
-from organizations.models import MANAGERS, Membership, Organization
+from organizations.models import MANAGERS, SPENDERS, Membership, Organization
 from organizations.selectors import membership_for
-from organizations.services import member_hold_create
+from organizations.services import member_hold_create, require
 from tokens.models import Hold, TokenAccount
 from tokens.services import account_for_user, hold_create
 
@@ -35,12 +35,22 @@ class Workspace:
     def slug(self) -> str:
         return self.membership.organization.slug if self.membership else ""
 
-    def rows(self) -> Q:
-        """The rows (of a model with `user` and `organization`) that belong to this workspace:
-        the organization's, or the user's own outside any organization."""
+    def rows(self, owner: str = "user") -> Q:
+        """The rows (of a model with `organization` and an `owner` user field) that belong to
+        this workspace: the organization's, or the user's own outside any organization."""
         if self.membership:
             return Q(organization_id=self.membership.organization_id)
-        return Q(user=self.user, organization__isnull=True)
+        return Q(**{owner: self.user, "organization__isnull": True})
+
+    def require(self, roles: tuple[str, ...], message: str) -> None:
+        """Forbidden unless the user's role here is one of `roles` (in their own workspace
+        they may do anything)."""
+        if self.membership:
+            require(self.membership, roles, message)
+
+    def require_maker(self) -> None:
+        """Forbidden for viewers: they see an organization's work but make none."""
+        self.require(SPENDERS, "Viewers can see this organization's work but not add to it")
 
     def account(self) -> TokenAccount:
         if self.membership:
@@ -74,16 +84,18 @@ def request_workspace(request, named: str | None = None) -> Workspace:
     return workspace_for(user=request.user, slug=slug or None)
 
 
-def visible_to(user) -> Q:
-    """What `user` may see of a model with `user` and `organization`: their own rows outside
-    any organization, and every row of the organizations they belong to."""
-    return Q(user=user, organization__isnull=True) | Q(organization__memberships__user=user)
+def visible_to(user, owner: str = "user") -> Q:
+    """What `user` may see of a model with `organization` and an `owner` user field: their own
+    rows outside any organization, and every row of the organizations they belong to."""
+    return Q(**{owner: user, "organization__isnull": True}) | Q(
+        organization__memberships__user=user
+    )
 
 
-def may_change(user, row) -> bool:
-    """Whether `user` may change (cancel, delete, star) a row they can see: their own, or one of
-    an organization they manage."""
-    if row.user_id == user.pk:
+def may_change(user, row, owner: str = "user") -> bool:
+    """Whether `user` may change (cancel, delete, star, edit) a row they can see: their own, or
+    one of an organization they manage."""
+    if getattr(row, f"{owner}_id") == user.pk:
         return True
     if row.organization_id is None:
         return False

@@ -44,6 +44,14 @@ class Template(models.Model):
         blank=True,
         related_name="templates",
     )
+    # An organization's template (private ones are seen by its members), or None.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="templates",
+    )
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=2000)
     cover = models.ForeignKey(
@@ -73,6 +81,7 @@ class Template(models.Model):
         indexes = [
             models.Index(fields=["visibility", "-created_at"]),
             models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["organization", "-created_at"]),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,14 @@ class Project(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
+    # An organization's board (its members see it), or None: the user's own.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="projects",
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -25,7 +33,10 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["organization", "-created_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -42,6 +53,14 @@ class Asset(models.Model):
     id = models.CharField(primary_key=True, max_length=40, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets"
+    )
+    # In an organization's workspace (as its job or project is), or None: the user's own.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assets",
     )
     project = models.ForeignKey(
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="assets"
@@ -70,6 +89,7 @@ class Asset(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"]),
             models.Index(fields=["project", "-created_at"]),
+            models.Index(fields=["organization", "-created_at"]),
         ]
 
     def __str__(self) -> str:
@@ -86,6 +106,14 @@ class Style(models.Model):
     id = models.CharField(primary_key=True, max_length=40, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="styles"
+    )
+    # An organization's style (made by a job there), or None: the user's own.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="styles",
     )
     name = models.CharField(max_length=100)
     palette = models.JSONField(default=list, help_text="[[r, g, b], …], dominant first.")

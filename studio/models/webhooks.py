@@ -16,6 +16,14 @@ class Webhook(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
     )
+    # An organization's endpoint (told about its jobs), or None: the user's own.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="webhooks",
+    )
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)
     # Standard Webhooks secret ("whsec_" + base64 key); shown to the user once, at creation.

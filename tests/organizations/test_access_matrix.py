@@ -8,16 +8,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from organizations.models import MANAGERS, OWNERS, Membership, Role
-from organizations.services import (
-    account_for_organization,
-    invitation_create,
-    member_remove,
-    organization_create,
-)
+from organizations.services import invitation_create
 from tests.conftest import assert_error, login
 from tests.core.schema.support import api_operations
 from tests.factories import UserFactory
-from tokens.services import tokens_grant
+from tests.organizations.people import ACTORS, team
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +42,6 @@ BODIES = {
     ("/invitations", "post"): {"email": "newcomer@example.com"},
 }
 
-ACTORS = [*Role, "removed", "stranger"]
-
 SCOPED = sorted(
     (path.removeprefix(SCOPE), method)
     for path, method in api_operations()
@@ -63,26 +56,17 @@ def test_every_organization_endpoint_says_who_may_use_it():
 
 @pytest.fixture
 def organization():
-    """An organization with one member of each role, a member the member endpoints act on,
-    someone who was removed, and a pending invitation."""
-    owner = UserFactory()
-    organization = organization_create(user=owner, name="Studio North")
-    tokens_grant(account=account_for_organization(organization=organization), amount=100)
-    people = {Role.OWNER: Membership.objects.get(organization=organization, user=owner)}
-    for role in (Role.ADMIN, Role.MEMBER, Role.VIEWER, "removed", "target"):
-        people[role] = Membership.objects.create(
-            organization=organization,
-            user=UserFactory(),
-            role=Role.MEMBER if role in ("removed", "target") else role,
-        )
-    member_remove(by=people[Role.OWNER], target=people["removed"])
+    """The team, a member the member endpoints act on, and a pending invitation."""
+    organization, people = team()
+    people["target"] = Membership.objects.create(
+        organization=organization, user=UserFactory(), role=Role.MEMBER
+    )
     invitation, _ = invitation_create(by=people[Role.OWNER], email="invited@example.com")
     return organization, people, invitation
 
 
 def client_as(actor: str, people) -> APIClient:
-    user = UserFactory() if actor == "stranger" else people[actor].user
-    return login(APIClient(), user)
+    return login(APIClient(), people[actor].user)
 
 
 @pytest.mark.parametrize("actor", ACTORS)
