@@ -11,15 +11,15 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from core.exceptions import DomainError, NotFound
+from core.exceptions import DomainError, Forbidden, NotFound
 from core.pages import domain_errors, validate
-from organizations.apis import InvitationsApi, MemberApi, UserOrganizationsApi
+from organizations.apis import InvitationsApi, MemberApi, OrganizationApi, UserOrganizationsApi
 from organizations.models import MANAGERS, Role
 from organizations.selectors import (
     invitation_get,
@@ -41,7 +41,9 @@ from organizations.services import (
     member_remove,
     member_spent,
     member_update,
+    organization_close,
     organization_create,
+    organization_update,
 )
 from organizations.workspace import SESSION_KEY
 from tokens.views import ledger_page
@@ -56,13 +58,21 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
     """Work in an organization (its slug) or, with none, in one's own account."""
     slug = request.POST.get("organization", "")[:50]
     if slug:
-        membership = membership_for(user=request.user, slug=slug)  # 404 from outside
+        membership = _membership(request, slug)
         request.session[SESSION_KEY] = slug
         messages.success(request, f"You are working in {membership.organization.name}.")
     else:
         request.session.pop(SESSION_KEY, None)
         messages.success(request, "You are working in your own account.")
     return redirect(_back(request))
+
+
+def _membership(request: HttpRequest, slug: str):
+    """The signed-in user's membership of `slug`: the 404 page from outside, as the API's."""
+    try:
+        return membership_for(user=request.user, slug=slug[:50])
+    except NotFound:
+        raise Http404("no such organization") from None
 
 
 def _back(request: HttpRequest) -> str:
@@ -121,7 +131,20 @@ def _post_action(request, membership) -> dict:
             link = request.build_absolute_uri(reverse("invitation-page", args=[token]))
             request.session[INVITE_LINK_KEY] = link
             return {}
-        if action == "revoke":
+        if action == "rename":
+            data, errors = validate(OrganizationApi.InputSerializer, request.POST)
+            if errors:
+                return {"settings": errors}
+            organization_update(by=membership, name=data["name"])
+            messages.success(request, f"The organization is now called {data['name']}.")
+        elif action == "close":
+            if request.POST.get("confirm", "").strip() != organization.slug:
+                return {"close": {"confirm": f"Type {organization.slug} to confirm."}}
+            organization_close(by=membership)
+            request.session.pop(SESSION_KEY, None)
+            messages.success(request, f"{organization.name} is closed.")
+            return {"left": True}
+        elif action == "revoke":
             invitation = invitation_get(
                 organization=organization, invitation_id=request.POST.get("invitation", "")
             )
@@ -151,17 +174,19 @@ def _post_action(request, membership) -> dict:
                     monthly_limit=data.get("monthlyLimit"),
                 )
                 messages.success(request, f"{target.user.email} is saved.")
-    except NotFound as exc:
+    except (NotFound, Forbidden) as exc:
+        # Something gone meanwhile, or a form this role is not shown: said above the page.
         messages.error(request, exc.message)
     except DomainError as exc:
         # The refusal's message on the form: its details name values, not what to fix.
-        return {"invite" if action == "invite" else "member": {"form": exc.message}}
+        form = action if action in ("invite", "rename", "close") else "member"
+        return {"settings" if form == "rename" else form: {"form": exc.message}}
     return {}
 
 
 @login_required
 def organization_page(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = membership_for(user=request.user, slug=slug)
+    membership = _membership(request, slug)
     organization = membership.organization
     errors = {}
     if request.method == "POST":
@@ -208,7 +233,10 @@ def organization_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
     """Where an invitation's link leads: sign in (or register) first, then join."""
-    invitation = invitation_by_token(token=token[:200])
+    try:
+        invitation = invitation_by_token(token=token[:200])
+    except NotFound:
+        raise Http404("no such invitation") from None
     if request.method == "POST" and request.user.is_authenticated:
         try:
             joined = invitation_accept(user=request.user, token=token[:200])
