@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from studio.models import Generation, JobLogEntry, LogEvent
+from studio.services import joblog
 from studio.services.execution import generation_run
 from studio.services.generations import generation_cancel, generation_claim
 from studio.services.joblog import JOB_LOG_LIMIT, Line, job_log_write
@@ -95,7 +96,16 @@ def test_cancels_say_who_cancelled(user_api, user, admin_user):
     assert last["event"] == "cancelled" and f"support ({admin_user.email})" in last["message"]
 
 
-def test_the_log_is_bounded_but_never_loses_an_outcome(user_api):
+@pytest.fixture(params=["one statement", "orm"])
+def writer(request, monkeypatch):
+    """Each way a log is written: PostgreSQL's single statement (the ORM's on other
+    databases) and the ORM's count-then-insert, so both keep the same bound."""
+    if request.param == "orm":
+        monkeypatch.setattr(joblog, "_insert_bounded", joblog._write_bounded)
+    return request.param
+
+
+def test_the_log_is_bounded_but_never_loses_an_outcome(user_api, writer):
     generation_id = submit(user_api)
     noise = [Line(LogEvent.ATTEMPT, f"try {n}") for n in range(JOB_LOG_LIMIT + 5)]
     job_log_write(generation_id, noise)
@@ -107,6 +117,30 @@ def test_the_log_is_bounded_but_never_loses_an_outcome(user_api):
     assert not stored.filter(message="one more").exists()
     body = logs(user_api, generation_id)
     assert body["truncated"] is True and body["entries"][-1]["message"] == "Failed: the end"
+
+
+def test_lines_for_a_deleted_job_are_dropped_quietly(user_api, writer):
+    generation_id = submit(user_api)
+    Generation.objects.filter(pk=generation_id).delete()
+    job_log_write(generation_id, [Line(LogEvent.FAILED, "Failed: too late")])
+    assert not JobLogEntry.objects.filter(generation_id=generation_id).exists()
+
+
+def test_lines_keep_their_order_and_data(user_api, writer):
+    generation_id = submit(user_api)
+    job_log_write(
+        generation_id,
+        [
+            Line(LogEvent.ATTEMPT, "first", {"n": 1}),
+            Line(LogEvent.COMPLETED, "second", {"ok": True}),
+        ],
+    )
+    stored = list(
+        JobLogEntry.objects.filter(generation_id=generation_id)
+        .order_by("id")
+        .values_list("message", "data")
+    )
+    assert stored == [("first", {"n": 1}), ("second", {"ok": True})]
 
 
 def test_a_log_is_its_owners_only(user_api):
