@@ -50,13 +50,13 @@ def user_jobs_cancel(*, user: User, actor=None) -> dict[str, int]:
     executions = Execution.objects.filter(user=user, status__in=EXECUTION_ACTIVE)
     for execution_id in list(executions.values_list("pk", flat=True)):
         with contextlib.suppress(DomainError):  # finished meanwhile
-            execution_cancel(user=user, execution_id=execution_id, actor=actor)
+            execution_cancel(user=user, execution_id=execution_id, actor=actor, maker=True)
             cancelled["executions"] += 1
     # After the executions: their running steps are cancelled with them.
     generations = Generation.objects.filter(user=user, status__in=ACTIVE)
     for generation_id in list(generations.values_list("pk", flat=True)):
         with contextlib.suppress(DomainError):
-            generation_cancel(user=user, generation_id=generation_id, actor=actor)
+            generation_cancel(user=user, generation_id=generation_id, actor=actor, maker=True)
             cancelled["generations"] += 1
     return cancelled
 

@@ -169,9 +169,9 @@ def job_cancel(*, actor: User, job: Generation | Execution, reason: str) -> None
 
     reason = _reason(reason)
     if isinstance(job, Generation):
-        generation_cancel(user=job.user, generation_id=job.pk, actor=actor)
+        generation_cancel(user=job.user, generation_id=job.pk, actor=actor, maker=True)
     else:
-        execution_cancel(user=job.user, execution_id=job.pk, actor=actor)
+        execution_cancel(user=job.user, execution_id=job.pk, actor=actor, maker=True)
     support_record(actor=actor, action=Action.CANCEL, target=job, customer=job.user, reason=reason)
 
 

@@ -332,10 +332,13 @@ def _release_rest(execution: Execution, reason: str) -> None:
 # --- Cancel and retry --------------------------------------------------------------------
 
 
-def execution_cancel(*, user, execution_id: str, actor=None) -> Execution:
+def execution_cancel(*, user, execution_id: str, actor=None, maker: bool = False) -> Execution:
     """Stop the run: the running step's job is cancelled like any job; what is left of the
-    hold goes back. `actor`: who did it when it was not the owner (support)."""
-    execution = execution_get_for_user(user=user, execution_id=execution_id, change=True)
+    hold goes back. `actor`: who did it when it was not the owner (support). `maker`: as
+    execution_get_for_user."""
+    execution = execution_get_for_user(
+        user=user, execution_id=execution_id, change=True, maker=maker
+    )
     if execution.status not in EXECUTION_ACTIVE:
         raise ExecutionNotActive(
             f"Execution is {execution.status}; only queued or running ones can be cancelled",
@@ -347,7 +350,7 @@ def execution_cancel(*, user, execution_id: str, actor=None) -> Execution:
         execution=execution, generation__status__in=ACTIVE
     ).values_list("generation_id", flat=True):
         with contextlib.suppress(DomainError):  # finished meanwhile; the next may be queued
-            generation_cancel(user=user, generation_id=generation_id, actor=actor)
+            generation_cancel(user=user, generation_id=generation_id, actor=actor, maker=maker)
     with transaction.atomic():
         Hold.objects.select_for_update().filter(pk=execution.hold_id).first()
         current = (
@@ -370,7 +373,7 @@ def execution_cancel(*, user, execution_id: str, actor=None) -> Execution:
         execution=execution, generation__status__in=ACTIVE
     ).values_list("generation_id", flat=True):  # a step started while we cancelled
         with contextlib.suppress(DomainError):
-            generation_cancel(user=user, generation_id=generation_id, actor=actor)
+            generation_cancel(user=user, generation_id=generation_id, actor=actor, maker=maker)
     execution.refresh_from_db()
     return execution
 

@@ -363,10 +363,12 @@ def generation_fail(
     return True
 
 
-def generation_cancel(*, user, generation_id: str, actor=None) -> Generation:
+def generation_cancel(*, user, generation_id: str, actor=None, maker: bool = False) -> Generation:
     """Stop a queued or running job and give the credits back; the worker stops at its next
-    progress checkpoint and throws its result away."""
-    generation = generation_get_for_user(user=user, generation_id=generation_id, change=True)
+    progress checkpoint and throws its result away. `maker`: as generation_get_for_user."""
+    generation = generation_get_for_user(
+        user=user, generation_id=generation_id, change=True, maker=maker
+    )
     with transaction.atomic():
         cancelled = Generation.objects.filter(pk=generation.pk, status__in=ACTIVE).update(
             status=Status.CANCELLED,
@@ -434,18 +436,23 @@ def generation_star(*, user, generation_id: str, starred: bool) -> Generation:
     return generation
 
 
-def generation_get_for_user(*, user, generation_id: str, change: bool = False) -> Generation:
+def generation_get_for_user(
+    *, user, generation_id: str, change: bool = False, maker: bool = False
+) -> Generation:
     """A generation the user can see (their own, or their organizations'); anyone else's is as
     absent as a missing one (404). `change`: they are about to change it, which in an
-    organization is for whoever made it and the managers (403 for other members)."""
+    organization is for whoever made it and the managers (403 for other members). `maker`:
+    one `user` made, wherever (support and account deletion acting for its maker, who may
+    have left its organization since)."""
+    mine = Q(user=user) if maker else visible_to(user)
     generation = (
-        Generation.objects.filter(visible_to(user), pk=generation_id)
+        Generation.objects.filter(mine, pk=generation_id)
         .select_related("hold", "organization")
         .first()
     )
     if generation is None:
         raise NotFound("Generation not found", id=generation_id[:64])
-    if change and not may_change(user, generation):
+    if change and not maker and not may_change(user, generation):
         raise Forbidden("Only whoever made it and the organization's owners and admins can")
     return generation
 
