@@ -212,6 +212,9 @@ def account(request: HttpRequest) -> HttpResponse:
                 (hook, studio_selectors.delivery_list_recent(webhook=hook)) for hook in webhooks
             ],
             "webhook_events": studio_selectors.webhook_event_choices(),
+            # About the person's own account whatever workspace is chosen: its API calls
+            # (webhooks included) are theirs, not an organization's.
+            "own_account_page": True,
             "base_url": request.build_absolute_uri("/api/v1"),
             "page_data": {
                 "export": ExportOutput(export_body(export, request)).data if export else None

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from django.db.models import Q
 from rest_framework import serializers
 
-from core.exceptions import NotFound
+from core.exceptions import Forbidden, NotFound
 from organizations.models import MANAGERS, SPENDERS, Membership, Organization
-from organizations.selectors import membership_for
-from organizations.services import member_hold_create, require
+from organizations.selectors import membership_for, month_start
+from organizations.services import member_hold_create, member_spent, require
 from tokens.models import Hold, TokenAccount
 from tokens.services import account_for_user, hold_create
 
@@ -38,9 +38,8 @@ class Workspace:
     def rows(self, owner: str = "user") -> Q:
         """The rows (of a model with `organization` and an `owner` user field) that belong to
         this workspace: the organization's, or the user's own outside any organization."""
-        if self.membership:
-            return Q(organization_id=self.membership.organization_id)
-        return Q(**{owner: self.user, "organization__isnull": True})
+        organization_id = self.membership.organization_id if self.membership else None
+        return rows_of(user=self.user, organization_id=organization_id, owner=owner)
 
     def require(self, roles: tuple[str, ...], message: str) -> None:
         """Forbidden unless the user's role here is one of `roles` (in their own workspace
@@ -57,12 +56,35 @@ class Workspace:
             return TokenAccount.objects.get(organization_id=self.membership.organization_id)
         return account_for_user(user=self.user)
 
+    def spendable(self) -> int:
+        """What the user may spend here now: the account's available credits, within what is
+        left of their monthly limit in an organization (none for a viewer). The hold decides;
+        this is for telling them beforehand."""
+        available = self.account().available
+        if not self.membership:
+            return available
+        if self.membership.role not in SPENDERS:
+            return 0
+        limit = self.membership.monthly_limit
+        if limit is None:
+            return available
+        left = limit - member_spent(membership=self.membership, since=month_start())
+        return max(min(available, left), 0)
+
     def hold(self, *, amount: int, **hold) -> Hold:
         """A hold for work done here: on the organization's account within the member's
         limit (viewers refused), or on the user's own."""
         if self.membership:
             return member_hold_create(membership=self.membership, amount=amount, **hold)
         return hold_create(account=account_for_user(user=self.user), amount=amount, **hold)
+
+
+def rows_of(*, user, organization_id, owner: str = "user") -> Q:
+    """The rows of the workspace that `user` works in with `organization_id` (None: their
+    own), e.g. a run's, whose steps use what is there without looking the membership up."""
+    if organization_id:
+        return Q(organization_id=organization_id)
+    return Q(**{owner: user, "organization__isnull": True})
 
 
 def workspace_for(*, user, slug: str | None = None) -> Workspace:
@@ -102,6 +124,13 @@ def may_change(user, row, owner: str = "user") -> bool:
     return Membership.objects.filter(
         organization_id=row.organization_id, user=user, role__in=MANAGERS
     ).exists()
+
+
+def require_change(user, row, owner: str = "user"):
+    """`row` (one `user` can see), or Forbidden unless they may change it (may_change)."""
+    if not may_change(user, row, owner):
+        raise Forbidden("Only whoever made it and the organization's owners and admins can")
+    return row
 
 
 class WorkspaceFields(serializers.Serializer):

@@ -6,7 +6,8 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from core.exceptions import NotFound
-from organizations.workspace import Workspace
+from organizations.models import MANAGERS
+from organizations.workspace import Workspace, visible_to, workspace_of
 from studio.models import (
     Generation,
     Kind,
@@ -27,11 +28,12 @@ def generation_count(*, user, workspace=None) -> int:
     return Generation.objects.filter((workspace or Workspace(user)).rows()).count()
 
 
-def usage_totals(*, user, since: datetime) -> dict[str, int]:
-    """The user's jobs since `since`: completed ones by kind (image, video, operation), and
-    how many failed or were cancelled."""
+def usage_totals(*, user, since: datetime, workspace=None) -> dict[str, int]:
+    """The workspace's jobs since `since` (default: the user's own): completed ones by kind
+    (image, video, operation), and how many failed or were cancelled."""
+    within = (workspace or Workspace(user)).rows()
     rows = (
-        Generation.objects.filter(user=user, created_at__gte=since)
+        Generation.objects.filter(within, created_at__gte=since)
         .values("kind", "status")
         .annotate(n=Count("id"))
     )
@@ -94,15 +96,25 @@ def generation_list(
     return generations.order_by("-created_at", "-id")
 
 
-def webhook_list(*, user) -> QuerySet[Webhook]:
-    return Webhook.objects.filter(user=user).order_by("-created_at", "-pk")
+WEBHOOK_MANAGERS = "Only the organization's owners and admins manage its webhooks"
+
+
+def webhook_list(*, user, workspace=None) -> QuerySet[Webhook]:
+    """The workspace's webhooks (default: the user's own); an organization's are for its
+    owners and admins (Forbidden for other members)."""
+    workspace = workspace or Workspace(user)
+    workspace.require(MANAGERS, WEBHOOK_MANAGERS)
+    return Webhook.objects.filter(workspace.rows()).order_by("-created_at", "-pk")
 
 
 def webhook_get(*, user, webhook_id: str) -> Webhook:
-    """The user's webhook, or NotFound (also for another user's id: no existence leak)."""
-    webhook = Webhook.objects.filter(pk=webhook_id, user=user).first()
+    """One of the user's webhooks or of an organization they manage; NotFound outside (no
+    existence leak), Forbidden for an organization's other members."""
+    webhook = Webhook.objects.filter(visible_to(user), pk=webhook_id).first()
     if webhook is None:
         raise NotFound("Webhook not found")
+    if webhook.organization_id is not None:
+        workspace_of(user=user, row=webhook).require(MANAGERS, WEBHOOK_MANAGERS)
     return webhook
 
 
@@ -117,8 +129,10 @@ def delivery_list_recent(*, webhook: Webhook, limit: int = RECENT_DELIVERIES) ->
     )
 
 
-def style_list(*, user) -> QuerySet[Style]:
-    return Style.objects.filter(user=user).prefetch_related("references").order_by("-created_at")
+def style_list(*, user, workspace=None) -> QuerySet[Style]:
+    """The workspace's styles (default: the user's own), newest first."""
+    within = (workspace or Workspace(user)).rows()
+    return Style.objects.filter(within).prefetch_related("references").order_by("-created_at")
 
 
 def webhook_event_choices() -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from core.exceptions import NotFound
 from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.schema import errors
 from core.serializers import IsoDateTimeField
+from organizations.workspace import WorkspaceFields, request_workspace
 from tokens import catalog
 from tokens.models import EntryKind
 from tokens.selectors import entry_list
@@ -175,7 +176,7 @@ class OperationsApi(APIView):
 
 
 class EstimateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(WorkspaceFields):
         operation = serializers.CharField(
             max_length=64,
             help_text="image_generation, video_generation, or one of /tokens/operations.",
@@ -198,8 +199,9 @@ class EstimateApi(APIView):
         operation_id="tokens_estimate",
         tags=["tokens"],
         request=InputSerializer,
-        responses={200: OutputSerializer, **errors(401)},
-        summary="The cost of a request, and whether the balance covers it; charges nothing.",
+        responses={200: OutputSerializer, **errors(401, 404)},
+        summary="The cost of a request, and whether the workspace's credits (within your "
+        "monthly limit in an organization) cover it; charges nothing.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -207,7 +209,8 @@ class EstimateApi(APIView):
         values = data.validated_data
         price = catalog.price_of(values["operation"], values.get("model"))
         cost = price.cost * values["quantity"]
-        available = account_for_user(user=request.user).available
+        # In an organization: its credits, within what is left of the member's limit.
+        available = request_workspace(request, values.get("organization")).spendable()
         return Response(
             {
                 "operation": price.operation,

@@ -14,13 +14,15 @@ from django.utils import timezone
 from accounts.selectors import profile_get
 from core.pages import validate
 from core.pagination import paginate
+from organizations.selectors import month_start, organization_entries
+from organizations.services import member_spent
+from organizations.workspace import session_workspace
 from studio.labels import operation_name
 from studio.selectors import usage_totals
 from tokens.apis import TokensApi
 from tokens.charts import day_range, stacked_bars
 from tokens.models import EntryKind, LedgerEntry
 from tokens.selectors import entry_list, spending_by_day
-from tokens.services import account_for_user
 
 CHART_DAYS = 30
 PAGE_SIZE = 25
@@ -70,10 +72,25 @@ def ledger_page(request: HttpRequest, account, entries=entry_list) -> dict:
     }
 
 
+def _entries(workspace):
+    """The selector of the workspace's ledger: an organization's names the member on each."""
+    return organization_entries if workspace.organization else entry_list
+
+
+def _limit(workspace) -> dict | None:
+    """In an organization: what the member spent of it this month, and their limit (None:
+    none)."""
+    if not workspace.membership:
+        return None
+    spent = member_spent(membership=workspace.membership, since=month_start())
+    return {"spent": spent, "limit": workspace.membership.monthly_limit}
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    account = account_for_user(user=user)
+    workspace = session_workspace(request)
+    account = workspace.account()
     today = timezone.localdate()
     first_day = today - timedelta(days=CHART_DAYS - 1)
     since = datetime.combine(first_day, time.min, tzinfo=timezone.get_current_timezone())
@@ -90,9 +107,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "account": account,
             "profile": profile_get(user=user),
             "chart": chart,
-            "usage": usage_totals(user=user, since=since),
+            "usage": usage_totals(user=user, since=since, workspace=workspace),
             "chart_days": CHART_DAYS,
             "kinds": EntryKind.choices,
-            "ledger": ledger_page(request, account),
+            "ledger": ledger_page(request, account, _entries(workspace)),
+            "organization": workspace.organization,
+            "limit": _limit(workspace),
         },
     )

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import Conflict, DomainError, IdempotencyConflict, NotFound
-from organizations.workspace import Workspace, workspace_of
+from organizations.workspace import Workspace, rows_of, workspace_of
 from pipelines import spec
 from pipelines.events import execution_published
 from pipelines.models import (
@@ -74,8 +74,8 @@ def execution_create(
 ) -> tuple[Execution, bool]:
     """Start a run: ONE hold for the whole price (or INSUFFICIENT_CREDITS, nothing started),
     the execution and its steps, and the first step's job, enqueued after commit. `workspace`
-    (default: the user's own) is where it runs and is paid for; the template is still one the
-    user can see (their own or a public one)."""
+    (default: the user's own) is where it runs and is paid for, and where the project is; the
+    template is any one the user can see (public, theirs or their organizations')."""
     workspace = workspace or Workspace(user)
     body = {"inputs": inputs, "pipeline": pipeline_id, "project": project_id}
     if workspace.slug:  # only then: the keys of personal runs keep the hashes they had
@@ -90,7 +90,8 @@ def execution_create(
     plan = execution_plan(template=template, pipeline=pipeline, inputs=inputs, partial=False)
     project = None
     if project_id:
-        project = Project.objects.filter(pk=project_id, user=user).first()
+        # One of the run's workspace's: its results are filed there.
+        project = Project.objects.filter(workspace.rows(), pk=project_id).first()
         if project is None:
             raise NotFound("Project not found", project=project_id[:64])
     from pipelines.services.templates import template_document
@@ -172,7 +173,12 @@ def _job_for(execution: Execution, step: ExecutionStep, outputs: dict[int, str])
     if execution.project_id:
         job_spec["project"] = execution.project_id
     try:
-        generation = generation_prepare(user=execution.user, kind=job.kind, spec=job_spec)
+        generation = generation_prepare(
+            user=execution.user,
+            kind=job.kind,
+            spec=job_spec,
+            within=rows_of(user=execution.user, organization_id=execution.organization_id),
+        )
     except DomainError as exc:
         exc.details = {**exc.details, "step": step.position + 1}
         raise

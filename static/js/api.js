@@ -3,7 +3,7 @@
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 // The organization chosen in the header's switcher: the API makes and lists work there too.
-const workspace = () => document.querySelector('meta[name="cf-workspace"]')?.content || "";
+export const workspace = () => document.querySelector('meta[name="cf-workspace"]')?.content || "";
 
 export class ApiError extends Error {
   constructor(status, body) {

@@ -427,9 +427,9 @@ strip?.addEventListener("click", (event) => {
   event.preventDefault();
   show(link.closest("[data-generation]").dataset.generation);
 });
-document.addEventListener("credits:changed", (event) => {
-  availableText.textContent = event.detail.available.toLocaleString();
-});
+// The estimate says what this person may spend here (an organization's credits within their
+// monthly limit), so it is asked again rather than copying the account's figure.
+document.addEventListener("credits:changed", () => estimate());
 
 syncSeed();
 updateCounter();

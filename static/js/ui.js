@@ -1,6 +1,6 @@
 // Small shared pieces of the pages: toasts, confirmations, the header's credit count.
 
-import { get } from "./api.js";
+import { get, workspace } from "./api.js";
 
 const ICONS = document.querySelector('meta[name="cf-icons"]')?.content || "";
 const icon = (name, cls = "icon") =>
@@ -63,7 +63,8 @@ export async function refreshCredits() {
   const pill = document.querySelector("[data-credits]");
   if (!pill) return null;
   try {
-    const tokens = await get("/api/v1/tokens?limit=1");
+    const slug = workspace();
+    const tokens = await get(slug ? `/api/v1/organizations/${encodeURIComponent(slug)}/tokens?limit=1` : "/api/v1/tokens?limit=1");
     pill.querySelector("[data-credits-value]").textContent = tokens.available.toLocaleString();
     document.dispatchEvent(new CustomEvent("credits:changed", { detail: tokens }));
     return tokens;

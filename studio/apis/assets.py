@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.schema import errors
 from core.serializers import MessageSerializer, iso
+from organizations.workspace import WorkspaceFields, WorkspaceQuery, request_workspace
 from studio import storage
 from studio.models import Asset, AssetKind
 from studio.presenters import media_url
@@ -100,7 +101,7 @@ def download_name(asset: Asset) -> str:
 class AssetUploadApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(WorkspaceFields):
         file = serializers.FileField(
             allow_empty_file=True,  # refused by studio.uploads, in the same words as the rest
             help_text="PNG, JPEG or WebP, recognised by its content; at most UPLOAD_MAX_BYTES "
@@ -139,7 +140,7 @@ class AssetUploadApi(APIView):
         operation_id="assets_upload",
         tags=["assets"],
         request={"multipart/form-data": InputSerializer},
-        responses={201: AssetOutput, **errors(401, 404, 503)},
+        responses={201: AssetOutput, **errors(401, 403, 404, 503)},
         summary="Upload a source image (multipart field `file`); metadata is stripped, EXIF "
         "orientation applied.",
     )
@@ -151,6 +152,7 @@ class AssetUploadApi(APIView):
         check_size(upload.size, max_bytes=settings.UPLOAD_MAX_BYTES)  # before reading it
         asset = asset_upload(
             user=request.user,
+            workspace=request_workspace(request, values.get("organization")),
             data=upload.read(),
             filename=upload.name or "",
             name=values["name"],
@@ -160,7 +162,7 @@ class AssetUploadApi(APIView):
 
 
 class AssetListApi(APIView):
-    class FilterSerializer(PageQuerySerializer):
+    class FilterSerializer(WorkspaceQuery, PageQuerySerializer):
         project = serializers.CharField(
             max_length=64,
             required=False,
@@ -173,8 +175,8 @@ class AssetListApi(APIView):
         tags=["assets"],
         parameters=[FilterSerializer],
         responses={200: AssetListOutput, **errors(401, 404)},
-        summary="The user's assets, newest first, optionally of one project and kind (a project "
-        "that is not the user's is 404).",
+        summary="The workspace's assets (your own, or an organization's), newest first, "
+        "optionally of one project and kind (a project of another workspace is 404).",
     )
     def get(self, request):
         query = self.FilterSerializer(data=request.query_params)
@@ -183,6 +185,7 @@ class AssetListApi(APIView):
         project = values.get("project")
         assets = asset_list(
             user=request.user,
+            workspace=request_workspace(request, values.get("organization")),
             project_id=None if project == UNFILED else project,
             unfiled=project == UNFILED,
             kind=values.get("kind"),
@@ -225,8 +228,8 @@ class AssetDetailApi(APIView):
         operation_id="asset_update",
         tags=["assets"],
         request=InputSerializer,
-        responses={200: AssetOutput, **errors(401, 404)},
-        summary="Rename an asset and/or file it into a project (null: into none).",
+        responses={200: AssetOutput, **errors(401, 403, 404)},
+        summary="Rename an asset and/or file it into a project of its workspace (null: into none).",
     )
     def patch(self, request, asset_id: str):
         data = self.InputSerializer(data=request.data)
@@ -243,7 +246,7 @@ class AssetDetailApi(APIView):
     @extend_schema(
         operation_id="asset_delete",
         tags=["assets"],
-        responses={200: MessageSerializer, **errors(401, 404, 409, 503)},
+        responses={200: MessageSerializer, **errors(401, 403, 404, 409, 503)},
         summary="Delete an uploaded asset and its files. A generation's result is 409 "
         "ASSET_BELONGS_TO_GENERATION: delete the generation instead.",
     )
@@ -273,7 +276,7 @@ class AssetDownloadApi(APIView):
 
 
 class AssetMoveApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(WorkspaceFields):
         ids = serializers.ListField(
             child=serializers.CharField(max_length=64),
             min_length=1,
@@ -292,14 +295,16 @@ class AssetMoveApi(APIView):
         operation_id="assets_move",
         tags=["assets"],
         request=InputSerializer,
-        responses={200: OutputSerializer, **errors(401, 404)},
-        summary="File assets and generations into a project, or out of any; all or nothing.",
+        responses={200: OutputSerializer, **errors(401, 403, 404)},
+        summary="File assets and generations of the workspace into one of its projects, or out "
+        "of any; all or nothing.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         moved = assets_move(
             user=request.user,
+            workspace=request_workspace(request, data.validated_data.get("organization")),
             ids=data.validated_data["ids"],
             project_id=data.validated_data["project"],
         )

@@ -6,11 +6,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.pagination import PaginationSerializer, page_params, paginate
+from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.ratelimit import PlanApiThrottle, PlanImageThrottle
 from core.schema import errors
 from core.serializers import IsoDateTimeField, MessageSerializer
-from organizations.workspace import WorkspaceFields
+from organizations.workspace import WorkspaceFields, WorkspaceQuery, request_workspace
 from studio.apis.generations import (
     IDEMPOTENCY_HEADER,
     AcceptedOutput,
@@ -184,14 +184,22 @@ class StyleListApi(OperationApi):
         styles = StyleOutput(many=True)
         pagination = PaginationSerializer()
 
+    class QuerySerializer(WorkspaceQuery, PageQuerySerializer):
+        pass
+
     @extend_schema(
         operation_id="studio_styles",
         tags=["operations"],
-        responses={200: ListOutput, **errors(401)},
-        summary="The user's saved styles, newest first.",
+        parameters=[QuerySerializer],
+        responses={200: ListOutput, **errors(401, 404)},
+        summary="The workspace's saved styles (your own, or an organization's), newest first.",
     )
     def get(self, request):
-        page = paginate(style_list(user=request.user), **page_params(request))
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = dict(query.validated_data)
+        workspace = request_workspace(request, values.pop("organization", None))
+        page = paginate(style_list(user=request.user, workspace=workspace), **values)
         return Response(
             {"styles": StyleOutput(page.items, many=True).data, "pagination": page.meta()}
         )
@@ -219,7 +227,7 @@ class StyleDetailApi(APIView):
     @extend_schema(
         operation_id="studio_style_delete",
         tags=["operations"],
-        responses={200: MessageSerializer, **errors(401, 404)},
+        responses={200: MessageSerializer, **errors(401, 403, 404)},
         summary="Delete a saved style (images made with it are kept).",
     )
     def delete(self, request, style_id: str):

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.schema import errors
 from core.serializers import iso
+from organizations.workspace import WorkspaceFields, WorkspaceQuery, request_workspace
 from studio.models import Project
 from studio.selectors_assets import project_get, project_list
 from studio.services.projects import (
@@ -55,7 +56,10 @@ def project_data(project: Project) -> dict:
 
 
 class ProjectListApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class QuerySerializer(WorkspaceQuery, PageQuerySerializer):
+        pass
+
+    class InputSerializer(WorkspaceFields):
         name = serializers.CharField(min_length=1, max_length=NAME_MAX)
         description = serializers.CharField(
             max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default=""
@@ -64,15 +68,17 @@ class ProjectListApi(APIView):
     @extend_schema(
         operation_id="projects_list",
         tags=["projects"],
-        parameters=[PageQuerySerializer],
-        responses={200: ProjectListOutput, **errors(401)},
-        summary="The user's projects, newest first, with how many assets and generations each "
-        "holds.",
+        parameters=[QuerySerializer],
+        responses={200: ProjectListOutput, **errors(401, 404)},
+        summary="The workspace's projects (your own, or an organization's), newest first, with "
+        "how many assets and generations each holds.",
     )
     def get(self, request):
-        query = PageQuerySerializer(data=request.query_params)
+        query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = paginate(project_list(user=request.user), **query.validated_data)
+        values = dict(query.validated_data)
+        workspace = request_workspace(request, values.pop("organization", None))
+        page = paginate(project_list(user=request.user, workspace=workspace), **values)
         return Response(
             {
                 "projects": [project_data(project) for project in page.items],
@@ -84,13 +90,15 @@ class ProjectListApi(APIView):
         operation_id="projects_create",
         tags=["projects"],
         request=InputSerializer,
-        responses={201: ProjectOutput, **errors(401)},
-        summary="Create a project.",
+        responses={201: ProjectOutput, **errors(401, 403, 404)},
+        summary="Create a project in the workspace (an organization's: not for viewers).",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = project_create(user=request.user, **data.validated_data)
+        values = dict(data.validated_data)
+        workspace = request_workspace(request, values.pop("organization", None))
+        project = project_create(user=request.user, workspace=workspace, **values)
         return Response(project_data(project), status=status.HTTP_201_CREATED)
 
 
@@ -131,7 +139,7 @@ class ProjectDetailApi(APIView):
         operation_id="project_update",
         tags=["projects"],
         request=InputSerializer,
-        responses={200: ProjectOutput, **errors(401, 404)},
+        responses={200: ProjectOutput, **errors(401, 403, 404)},
         summary="Change a project's name and/or description.",
     )
     def put(self, request, project_id: str):
@@ -144,7 +152,7 @@ class ProjectDetailApi(APIView):
         operation_id="project_delete",
         tags=["projects"],
         parameters=[DeleteQuerySerializer],
-        responses={200: DeleteOutputSerializer, **errors(401, 404, 503)},
+        responses={200: DeleteOutputSerializer, **errors(401, 403, 404, 503)},
         summary="Delete a project. Its generations and assets move out of it, unless "
         "delete_contents=true deletes them.",
     )
@@ -170,7 +178,7 @@ class ProjectDuplicateApi(APIView):
         operation_id="project_duplicate",
         tags=["projects"],
         request=None,
-        responses={201: ProjectOutput, **errors(401, 404, 409, 503)},
+        responses={201: ProjectOutput, **errors(401, 403, 404, 409, 503)},
         summary='Copy a project as "<name> (copy)" with copies of its assets (not its '
         "generations).",
     )

@@ -5,9 +5,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.pagination import PageQuerySerializer, PaginationSerializer, page_params, paginate
+from core.pagination import PageQuerySerializer, PaginationSerializer, paginate
 from core.schema import errors
 from core.serializers import IsoDateTimeField, MessageSerializer
+from organizations.workspace import WorkspaceFields, WorkspaceQuery, request_workspace
 from studio import selectors
 from studio.models import DeliveryStatus, WebhookEvent
 from studio.services import webhooks as services
@@ -39,7 +40,10 @@ class DeliveryOutput(serializers.Serializer):
 
 
 class WebhookListApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class QuerySerializer(WorkspaceQuery, PageQuerySerializer):
+        pass
+
+    class InputSerializer(WorkspaceFields):
         url = serializers.CharField(
             max_length=services.MAX_URL_LENGTH,
             help_text="http(s) URL on the public internet that will receive the events.",
@@ -71,12 +75,17 @@ class WebhookListApi(APIView):
     @extend_schema(
         operation_id="webhooks_list",
         tags=["webhooks"],
-        parameters=[PageQuerySerializer],
-        responses={200: ListOutput, **errors(401)},
-        summary="The user's webhooks, newest first (without their secrets).",
+        parameters=[QuerySerializer],
+        responses={200: ListOutput, **errors(401, 403, 404)},
+        summary="The workspace's webhooks (your own, or an organization's: for its owners and "
+        "admins), newest first, without their secrets.",
     )
     def get(self, request):
-        page = paginate(selectors.webhook_list(user=request.user), **page_params(request))
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = dict(query.validated_data)
+        workspace = request_workspace(request, values.pop("organization", None))
+        page = paginate(selectors.webhook_list(user=request.user, workspace=workspace), **values)
         return Response(
             {"webhooks": WebhookOutput(page.items, many=True).data, "pagination": page.meta()}
         )
@@ -85,19 +94,24 @@ class WebhookListApi(APIView):
         operation_id="webhooks_create",
         tags=["webhooks"],
         request=InputSerializer,
-        responses={201: OutputSerializer, **errors(401)},
-        summary="Register a webhook; the response holds its signing secret, shown only once.",
+        responses={201: OutputSerializer, **errors(401, 403, 404)},
+        summary="Register a webhook for the workspace's jobs; the response holds its signing "
+        "secret, shown only once.",
         description=(
             "Events are POSTed as `{event, timestamp, data}` and signed the Standard Webhooks "
             "way (`webhook-id`, `webhook-timestamp`, `webhook-signature`). URLs that resolve "
             "to loopback, private, link-local or other non-public addresses are refused "
-            "(400, `details.url`). At most 10 webhooks per user."
+            "(400, `details.url`). At most 10 webhooks per workspace. An organization's "
+            "webhooks hear of its jobs (not its members' own), and are managed by its owners "
+            "and admins."
         ),
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        webhook, secret = services.webhook_create(user=request.user, **data.validated_data)
+        values = dict(data.validated_data)
+        workspace = request_workspace(request, values.pop("organization", None))
+        webhook, secret = services.webhook_create(user=request.user, workspace=workspace, **values)
         body = {**WebhookOutput(webhook).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -109,7 +123,7 @@ class WebhookDetailApi(APIView):
     @extend_schema(
         operation_id="webhooks_get",
         tags=["webhooks"],
-        responses={200: OutputSerializer, **errors(401, 404)},
+        responses={200: OutputSerializer, **errors(401, 403, 404)},
         summary="A webhook (without its secret) and its recent deliveries.",
     )
     def get(self, request, webhook_id: str):
@@ -125,7 +139,7 @@ class WebhookDetailApi(APIView):
         operation_id="webhooks_delete",
         tags=["webhooks"],
         request=None,
-        responses={200: MessageSerializer, **errors(401, 404)},
+        responses={200: MessageSerializer, **errors(401, 403, 404)},
         summary="Delete a webhook; pending deliveries to it are dropped.",
     )
     def delete(self, request, webhook_id: str):
@@ -138,7 +152,7 @@ class WebhookRedeliverApi(APIView):
         operation_id="webhooks_redeliver",
         tags=["webhooks"],
         request=None,
-        responses={202: DeliveryOutput, **errors(401, 404)},
+        responses={202: DeliveryOutput, **errors(401, 403, 404)},
         summary="Send a delivery's event again: a new delivery with the same payload, signed anew.",
     )
     def post(self, request, webhook_id: str, delivery_id: str):

@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from core.exceptions import Conflict, DomainError, NotFound
+from organizations.workspace import Workspace, rows_of
 from studio import imaging, storage
 from studio.models import Asset, AssetKind, Generation, Project, Status, new_id
 from studio.selectors_assets import asset_get
@@ -50,21 +51,19 @@ def model_validate(instance: models.Model) -> None:
         raise DomainError(f"Invalid request: {field}: {messages[0]}", **details) from None
 
 
-def project_lock(*, user, project_id: str) -> Project:
-    """The user's project with its row locked until the transaction ends (call inside one);
-    NotFound when it is missing or someone else's."""
-    project = (
-        Project.objects.select_for_update(no_key=True).filter(pk=project_id, user=user).first()
-    )
+def project_lock(*, within: models.Q, project_id: str) -> Project:
+    """The project among `within` (the rows of a workspace) with its row locked until the
+    transaction ends (call inside one); NotFound when it is missing or elsewhere."""
+    project = Project.objects.select_for_update(no_key=True).filter(within, pk=project_id).first()
     if project is None:
         raise NotFound("Project not found", id=project_id[:64])
     return project
 
 
-def project_check(*, user, project_id: str | None) -> None:
-    """NotFound unless `project_id` is empty or one of the user's projects (no lock: a check
+def project_check(*, within: models.Q, project_id: str | None) -> None:
+    """NotFound unless `project_id` is empty or a project among `within` (no lock: a check
     before slow work; the lock is taken where the row is written)."""
-    if project_id and not Project.objects.filter(pk=project_id, user=user).exists():
+    if project_id and not Project.objects.filter(within, pk=project_id).exists():
         raise NotFound("Project not found", id=project_id[:64])
 
 
@@ -93,11 +92,21 @@ def clean_name(value: str, default: str = "") -> str:
 
 
 def asset_upload(
-    *, user, data: bytes, filename: str, name: str = "", project_id: str | None = None
+    *,
+    user,
+    data: bytes,
+    filename: str,
+    name: str = "",
+    project_id: str | None = None,
+    workspace: Workspace | None = None,
 ) -> Asset:
-    """Store an uploaded source image (checked and normalised by studio.uploads) as an asset,
-    optionally filed into one of the user's projects. Nothing is stored when it is refused."""
-    project_check(user=user, project_id=project_id)  # before anything is decoded or stored
+    """Store an uploaded source image (checked and normalised by studio.uploads) as an asset
+    of the workspace (default: the user's own; viewers may not), optionally filed into one of
+    its projects. Nothing is stored when it is refused."""
+    workspace = workspace or Workspace(user)
+    workspace.require_maker()
+    within = workspace.rows()
+    project_check(within=within, project_id=project_id)  # before anything is decoded or stored
     clean = normalise_upload(
         data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
     )
@@ -105,6 +114,7 @@ def asset_upload(
     asset = Asset(
         id=new_id("ast"),
         user=user,
+        organization=workspace.organization,
         kind=AssetKind.UPLOAD,
         name=clean_name(name) or clean_name(filename, default="upload"),
         content_type=clean.content_type,
@@ -123,7 +133,7 @@ def asset_upload(
         )
         with transaction.atomic():
             if project_id:
-                asset.project = project_lock(user=user, project_id=project_id)
+                asset.project = project_lock(within=within, project_id=project_id)
             model_validate(asset)
             asset.save(force_insert=True)
     except BaseException:
@@ -138,13 +148,16 @@ def asset_upload(
 
 
 def asset_update(*, user, asset_id: str, name: str | None = None, project_id=UNSET) -> Asset:
-    """Rename an asset and/or file it: `project_id` a project of the user's, or None for
-    none; left out, the asset stays where it is."""
+    """Rename an asset and/or file it: `project_id` a project of the asset's workspace, or
+    None for none; left out, the asset stays where it is. In an organization, for whoever
+    made it and the managers."""
+    found = asset_get(user=user, asset_id=asset_id, change=True)
+    within = rows_of(user=found.user_id, organization_id=found.organization_id)
     with transaction.atomic():
         project = None
         if project_id is not UNSET and project_id is not None:
-            project = project_lock(user=user, project_id=project_id)  # project before asset
-        asset = Asset.objects.select_for_update().filter(pk=asset_id, user=user).first()
+            project = project_lock(within=within, project_id=project_id)  # project before asset
+        asset = Asset.objects.select_for_update().filter(pk=found.pk).first()
         if asset is None:
             raise NotFound("Asset not found", id=asset_id[:64])
         if name is not None:
@@ -159,7 +172,7 @@ def asset_update(*, user, asset_id: str, name: str | None = None, project_id=UNS
 def asset_delete(*, user, asset_id: str) -> None:
     """Delete an uploaded asset: its files, then its row. A generation's result is refused
     (409): its file is the generation's, deleted with the generation."""
-    asset = asset_get(user=user, asset_id=asset_id)
+    asset = asset_get(user=user, asset_id=asset_id, change=True)
     if asset.generation_id:
         raise AssetBelongsToGeneration(generation=asset.generation_id)
     # Files first: if storage is down the row stays, and deleting again finishes the job.
@@ -167,28 +180,33 @@ def asset_delete(*, user, asset_id: str) -> None:
     Asset.objects.filter(pk=asset.pk).delete()
 
 
-def assets_move(*, user, ids: list[str], project_id: str | None) -> int:
+def assets_move(
+    *, user, ids: list[str], project_id: str | None, workspace: Workspace | None = None
+) -> int:
     """File assets (`ast_…`) and generations (`img_…`, `vid_…`, `op_…`, which take their
-    assets along) into one of the user's projects, or out of any (None). All or nothing: an
-    id that is not the user's is NotFound, naming it, and nothing moves. Returns how many
-    distinct ids were moved."""
+    assets along) of the workspace (default: the user's own; viewers may not) into one of
+    its projects, or out of any (None). All or nothing: an id that is not the workspace's is
+    NotFound, naming it, and nothing moves. Returns how many distinct ids were moved."""
+    workspace = workspace or Workspace(user)
+    workspace.require_maker()
+    within = workspace.rows()
     ids = list(dict.fromkeys(ids))
     asset_ids = [i for i in ids if i.startswith(ASSET_PREFIX)]
     generation_ids = [i for i in ids if not i.startswith(ASSET_PREFIX)]
     now = timezone.now()
     with transaction.atomic():
-        project = project_lock(user=user, project_id=project_id) if project_id else None
+        project = project_lock(within=within, project_id=project_id) if project_id else None
         # Rows locked in one order (project, generations, assets; each by id): two moves of
         # overlapping sets wait for each other instead of deadlocking.
         generations = set(
             Generation.objects.select_for_update()
-            .filter(user=user, pk__in=generation_ids)
+            .filter(within, pk__in=generation_ids)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
         assets = set(
             Asset.objects.select_for_update()
-            .filter(user=user, pk__in=asset_ids)
+            .filter(within, pk__in=asset_ids)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -205,13 +223,16 @@ def assets_move(*, user, ids: list[str], project_id: str | None) -> int:
 # --- Sources for operations ------------------------------------------------------------------
 
 
-def asset_for_source(*, user, source_id: str) -> Asset:
+def asset_for_source(*, within: models.Q, source_id: str) -> Asset:
     """The asset an operation works on: an asset id, or a completed generation's id (its
-    first output). NotFound for what is missing or someone else's; a generation that has not
-    completed is GenerationNotCompleted (409)."""
+    first output), among `within` (the rows of the job's workspace). NotFound for what is
+    missing or elsewhere; a generation that has not completed is GenerationNotCompleted (409)."""
     if source_id.startswith(ASSET_PREFIX):
-        return asset_get(user=user, asset_id=source_id)
-    generation = Generation.objects.filter(pk=source_id, user=user).first()
+        asset = Asset.objects.filter(within, pk=source_id).first()
+        if asset is None:
+            raise NotFound("Asset not found", id=source_id[:64])
+        return asset
+    generation = Generation.objects.filter(within, pk=source_id).first()
     if generation is None:
         raise NotFound("Asset or generation not found", id=source_id[:64])
     if generation.status != Status.COMPLETED:

@@ -347,6 +347,7 @@ def _outputs_as_assets(generation: Generation, files: list[dict]) -> list[Asset]
         Asset(
             id=new_id("ast"),
             user_id=generation.user_id,
+            organization_id=generation.organization_id,
             project_id=generation.project_id,
             kind=AssetKind.GENERATED,
             generation=generation,

@@ -96,23 +96,23 @@ class _Refs:
     references: list[Asset] | None = None
 
 
-def _resolve(user, kind: str, spec: dict) -> _Refs:
+def _resolve(within: Q, kind: str, spec: dict) -> _Refs:
     from studio.services.assets import asset_for_source
 
     refs = _Refs()
     if spec.get("project"):
-        refs.project = Project.objects.filter(pk=spec["project"], user=user).first()
+        refs.project = Project.objects.filter(within, pk=spec["project"]).first()
         if refs.project is None:
             raise NotFound("Project not found", project=spec["project"])
     if spec.get("style_id"):
-        refs.style = Style.objects.filter(pk=spec["style_id"], user=user).first()
+        refs.style = Style.objects.filter(within, pk=spec["style_id"]).first()
         if refs.style is None:
             raise NotFound("Style not found", style_id=spec["style_id"])
     if spec.get("source"):
-        refs.source = asset_for_source(user=user, source_id=spec["source"])
+        refs.source = asset_for_source(within=within, source_id=spec["source"])
     if spec.get("references"):
         refs.references = [
-            asset_for_source(user=user, source_id=source) for source in spec["references"]
+            asset_for_source(within=within, source_id=source) for source in spec["references"]
         ]
     if kind == Kind.OPERATION:
         from studio.services.operations import operation_check
@@ -122,14 +122,21 @@ def _resolve(user, kind: str, spec: dict) -> _Refs:
 
 
 def generation_prepare(
-    *, user, kind: str, spec: dict, idempotency_key: str = "", retry_of: Generation | None = None
+    *,
+    user,
+    kind: str,
+    spec: dict,
+    idempotency_key: str = "",
+    retry_of: Generation | None = None,
+    within: Q | None = None,
 ) -> Generation:
-    """An unsaved job for `spec` (the validated request): ids resolved for its user (someone
-    else's is a 404), its price from the catalog, the seed drawn when none was given."""
+    """An unsaved job for `spec` (the validated request): the ids it names resolved among
+    `within`, the rows of its workspace (default: the user's own; anything else is a 404), its
+    price from the catalog, the seed drawn when none was given."""
     spec = dict(spec)
     if spec.get("seed") is None:
         spec["seed"] = random.SystemRandom().randint(0, SEED_MAX)  # always recorded
-    refs = _resolve(user, kind, spec)
+    refs = _resolve(within if within is not None else Workspace(user).rows(), kind, spec)
     prompt = spec.get("prompt", "")
     enhanced = (
         enhance_prompt(prompt, spec.get("category", ""), spec.get("style", "")) if prompt else ""
@@ -183,11 +190,16 @@ def generation_create(
         existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if existing:
             return _replay(existing, request_hash), False
+    workspace = workspace or Workspace(user)
     generation = generation_prepare(
-        user=user, kind=kind, spec=spec, idempotency_key=idempotency_key, retry_of=retry_of
+        user=user,
+        kind=kind,
+        spec=spec,
+        idempotency_key=idempotency_key,
+        retry_of=retry_of,
+        within=workspace.rows(),
     )
     generation.request_hash = request_hash
-    workspace = workspace or Workspace(user)
     generation.organization = workspace.organization
     try:
         with transaction.atomic():
@@ -462,7 +474,12 @@ def _emit(generation: Generation, event: str) -> None:
     from studio.services.webhooks import webhooks_emit
 
     # By id: loading the user would cost a query on every completion.
-    webhooks_emit(user=generation.user_id, event=event, data=lambda: webhook_data(generation))
+    webhooks_emit(
+        user=generation.user_id,
+        organization_id=generation.organization_id,
+        event=event,
+        data=lambda: webhook_data(generation),
+    )
 
 
 def _spec_size(generation: Generation) -> tuple[int, int]:

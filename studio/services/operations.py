@@ -7,6 +7,7 @@ They run on the generation lifecycle: same row, hold, queue, claim, storage and 
 from django.conf import settings
 
 from core.exceptions import DomainError
+from organizations.workspace import rows_of
 from studio import storage
 from studio.engine import Attempt, Produced, run_chain
 from studio.models import Asset, Generation, Kind, Style, new_id
@@ -120,6 +121,7 @@ def operation_complete(generation: Generation, files: list[dict]) -> None:
     style = Style.objects.create(
         id=new_id("sty"),
         user_id=generation.user_id,
+        organization_id=generation.organization_id,
         name=generation.params["name"],
         palette=found["palette"],
         descriptors=found["descriptors"],
@@ -127,5 +129,8 @@ def operation_complete(generation: Generation, files: list[dict]) -> None:
         generation=generation,
     )
     style.references.set(
-        Asset.objects.filter(pk__in=generation.params["references"], user=generation.user_id)
+        Asset.objects.filter(
+            rows_of(user=generation.user_id, organization_id=generation.organization_id),
+            pk__in=generation.params["references"],
+        )
     )

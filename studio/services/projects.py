@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from core.exceptions import Conflict, NotFound
+from core.exceptions import Conflict, Forbidden, NotFound
+from organizations.workspace import Workspace, may_change, workspace_of
 from studio import storage
 from studio.models import Asset, AssetKind, Generation, Project, new_id
 from studio.selectors_assets import project_get
@@ -55,8 +56,19 @@ class DeleteResult:
     deleted: Counts = field(default_factory=Counts)
 
 
-def project_create(*, user, name: str, description: str = "") -> Project:
-    project = Project(id=new_id("prj"), user=user, name=name.strip(), description=description)
+def project_create(
+    *, user, name: str, description: str = "", workspace: Workspace | None = None
+) -> Project:
+    """A new project in the workspace (default: the user's own; viewers may not)."""
+    workspace = workspace or Workspace(user)
+    workspace.require_maker()
+    project = Project(
+        id=new_id("prj"),
+        user=user,
+        organization=workspace.organization,
+        name=name.strip(),
+        description=description,
+    )
     model_validate(project)
     project.save(force_insert=True)
     return project
@@ -65,10 +77,12 @@ def project_create(*, user, name: str, description: str = "") -> Project:
 def project_update(
     *, user, project_id: str, name: str | None = None, description: str | None = None
 ) -> Project:
-    """Rename and/or redescribe; a field left None stays as it is."""
+    """Rename and/or redescribe; a field left None stays as it is. In an organization, for
+    whoever made it and the managers."""
+    found = project_get(user=user, project_id=project_id, change=True)
     with transaction.atomic():
         # Locked: a save() racing a delete would otherwise insert the project again.
-        project = project_lock(user=user, project_id=project_id)
+        project = project_lock(within=Q(pk=found.pk), project_id=project_id)
         if name is not None:
             project.name = name.strip()
         if description is not None:
@@ -79,10 +93,10 @@ def project_update(
 
 
 def project_delete(*, user, project_id: str, delete_contents: bool = False) -> DeleteResult:
-    """Delete a project; its contents move out, or (`delete_contents`) are deleted."""
-    project = Project.objects.filter(pk=project_id, user=user).first()
-    if project is None:
-        raise NotFound("Project not found", id=project_id[:64])
+    """Delete a project; its contents move out, or (`delete_contents`) are deleted (in an
+    organization, those the user may delete; the rest move out). In an organization, for
+    whoever made it and the managers."""
+    project = project_get(user=user, project_id=project_id, change=True)
     result = DeleteResult()
     if delete_contents:
         # Storage I/O, so outside any transaction: each generation and asset goes on its own
@@ -122,12 +136,15 @@ def _delete_contents(user, project: Project) -> Counts:
     for generation_id in generation_ids:
         try:
             generation_delete(user=user, generation_id=generation_id)
-        except NotFound:
-            continue  # deleted meanwhile
+        except (NotFound, Forbidden):
+            continue  # deleted meanwhile, or another member's: moved out instead
         deleted.generations += 1
         deleted.assets += assets_of.get(generation_id, 0)
     # Uploads (and copies, which are uploads too); not a generation's asset filed here alone.
-    for asset in Asset.objects.filter(project=project, generation__isnull=True).order_by("pk"):
+    uploads = Asset.objects.filter(project=project, generation__isnull=True).order_by("pk")
+    for asset in uploads:
+        if not may_change(user, asset):
+            continue  # another member's upload: moved out with the rest
         asset_files_delete(asset)
         removed, _ = Asset.objects.filter(pk=asset.pk).delete()
         deleted.assets += 1 if removed else 0
@@ -137,8 +154,10 @@ def _delete_contents(user, project: Project) -> Counts:
 def project_duplicate(*, user, project_id: str) -> Project:
     """A new project "<name> (copy)" with the description and copies of every asset (new ids,
     files copied in storage; a copy is an upload of its own, tied to no generation).
-    Generations are not duplicated. Nothing is left behind if a copy fails."""
+    Generations are not duplicated. Nothing is left behind if a copy fails. The copy is in
+    the source's workspace, for those who may make things there."""
     source = project_get(user=user, project_id=project_id)
+    workspace_of(user=user, row=source).require_maker()
     # One row past the limit is enough to refuse: a project of 100,000 assets is not loaded.
     in_project = Asset.objects.filter(project=source).order_by("created_at", "pk")
     assets = list(in_project[: DUPLICATE_MAX_ASSETS + 1])
@@ -150,7 +169,11 @@ def project_duplicate(*, user, project_id: str) -> Project:
         )
     base = source.name[: PROJECT_NAME_MAX - len(COPY_SUFFIX)].rstrip()
     project = Project(
-        id=new_id("prj"), user=user, name=base + COPY_SUFFIX, description=source.description
+        id=new_id("prj"),
+        user=user,
+        organization_id=source.organization_id,
+        name=base + COPY_SUFFIX,
+        description=source.description,
     )
     model_validate(project)
     copies: list[Asset] = []
@@ -174,7 +197,8 @@ def _asset_copy(asset: Asset, project: Project) -> Asset | None:
     original's file is missing from storage."""
     copy = Asset(
         id=new_id("ast"),
-        user_id=asset.user_id,
+        user_id=project.user_id,
+        organization_id=project.organization_id,
         project=project,
         kind=AssetKind.UPLOAD,
         name=asset.name,

@@ -33,6 +33,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from core import metrics
 from core.exceptions import DomainError, NotFound
 from core.serializers import iso
+from organizations.models import MANAGERS
+from organizations.workspace import Workspace, rows_of
 from studio.models import (
     DeliveryStatus,
     Webhook,
@@ -40,6 +42,7 @@ from studio.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from studio.selectors import WEBHOOK_MANAGERS, webhook_get
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +245,14 @@ def _events_clean(events: list[str]) -> list[str]:
     return [event for event in WebhookEvent.values if event in events]
 
 
-def webhook_create(*, user, url: str, events: list[str]) -> tuple[Webhook, str]:
-    """Register an endpoint; returns it with its secret, which is shown to the user once."""
+def webhook_create(
+    *, user, url: str, events: list[str], workspace: Workspace | None = None
+) -> tuple[Webhook, str]:
+    """Register an endpoint for the workspace's jobs (default: the user's own; an
+    organization's is for its owners and admins); returns it with its secret, which is shown
+    once."""
+    workspace = workspace or Workspace(user)
+    workspace.require(MANAGERS, WEBHOOK_MANAGERS)
     url = url.strip()
     events = _events_clean(events)
     url_check(url)  # DNS: outside the transaction
@@ -251,10 +260,15 @@ def webhook_create(*, user, url: str, events: list[str]) -> tuple[Webhook, str]:
     with transaction.atomic():
         # Lock the user's row so two concurrent creates cannot both slip under the cap.
         get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
-        if Webhook.objects.filter(user=user).count() >= MAX_WEBHOOKS_PER_USER:
+        if Webhook.objects.filter(workspace.rows()).count() >= MAX_WEBHOOKS_PER_USER:
             raise WebhookLimitReached(limit=MAX_WEBHOOKS_PER_USER)
         webhook = Webhook(
-            id="wh_" + secrets.token_hex(12), user=user, url=url, events=events, secret=secret
+            id="wh_" + secrets.token_hex(12),
+            user=user,
+            organization=workspace.organization,
+            url=url,
+            events=events,
+            secret=secret,
         )
         try:
             webhook.full_clean()
@@ -266,8 +280,10 @@ def webhook_create(*, user, url: str, events: list[str]) -> tuple[Webhook, str]:
 
 
 def webhook_delete(*, user, webhook_id: str) -> None:
-    """Delete the user's webhook with its delivery log; queued attempts then do nothing."""
-    deleted, _ = Webhook.objects.filter(pk=webhook_id, user=user).delete()
+    """Delete one of the user's webhooks (or of an organization they manage) with its
+    delivery log; queued attempts then do nothing."""
+    webhook = webhook_get(user=user, webhook_id=webhook_id)
+    deleted, _ = Webhook.objects.filter(pk=webhook.pk).delete()
     if not deleted:
         raise NotFound("Webhook not found")
 
@@ -275,8 +291,11 @@ def webhook_delete(*, user, webhook_id: str) -> None:
 # --- Events and delivery --------------------------------------------------------------------
 
 
-def webhooks_emit(*, user, event: str, data: dict | Callable[[], dict]) -> list[WebhookDelivery]:
-    """Queue `event` for each of the user's (a User or its id) active webhooks subscribed to it.
+def webhooks_emit(
+    *, user, event: str, data: dict | Callable[[], dict], organization_id=None
+) -> list[WebhookDelivery]:
+    """Queue `event` for each active webhook subscribed to it of the workspace it happened in:
+    the organization's (`organization_id`), or else the user's (a User or its id) own.
 
     Call it inside the transaction that records what happened: the messages are sent only if
     it commits. `data` must be JSON-serializable; pass a callable to build it only when some
@@ -288,7 +307,8 @@ def webhooks_emit(*, user, event: str, data: dict | Callable[[], dict]) -> list[
         raise ValueError(f"unknown webhook event {event!r}")
     # Filtered here rather than with a JSON `contains` lookup, which SQLite lacks; a user
     # has at most MAX_WEBHOOKS_PER_USER webhooks.
-    webhooks = [w for w in Webhook.objects.filter(user=user, is_active=True) if event in w.events]
+    where = rows_of(user=user, organization_id=organization_id)
+    webhooks = [w for w in Webhook.objects.filter(where, is_active=True) if event in w.events]
     if not webhooks:
         return []
     if callable(data):
@@ -311,9 +331,10 @@ def delivery_redeliver(*, user, webhook_id: str, delivery_id: str) -> WebhookDel
     payload and the same signature scheme; the original's record stays as it was."""
     from studio.tasks import deliver_webhook
 
+    webhook = webhook_get(user=user, webhook_id=webhook_id)
     original = (
         WebhookDelivery.objects.select_related("webhook")
-        .filter(pk=delivery_id, webhook_id=webhook_id, webhook__user=user)
+        .filter(pk=delivery_id, webhook_id=webhook.pk)
         .first()
     )
     if original is None:

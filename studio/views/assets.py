@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from core.exceptions import NotFound
 from core.pages import validate
 from core.pagination import PageQuerySerializer, paginate
+from organizations.workspace import Workspace, session_workspace, workspace_of
 from studio import presenters
 from studio.apis.assets import UNFILED, AssetListApi, asset_data
 from studio.apis.projects import DESCRIPTION_MAX, NAME_MAX, project_data
@@ -61,8 +62,8 @@ def _count(page, one: str, many: str) -> dict:
     return {"text": text, "total": page.total, "one": one, "many": many}
 
 
-def _project_choices(user) -> list[dict]:
-    return list(project_list(user=user).values("id", "name")[:PROJECT_CHOICES])
+def _project_choices(user, workspace: Workspace) -> list[dict]:
+    return list(project_list(user=user, workspace=workspace).values("id", "name")[:PROJECT_CHOICES])
 
 
 def _upload_rules() -> dict:
@@ -101,11 +102,13 @@ def asset_card(asset: Asset, request: HttpRequest, project_names: dict[str, str]
 @login_required
 def assets(request: HttpRequest) -> HttpResponse:
     user = request.user
+    workspace = session_workspace(request)
     values, errors = _query(AssetFilters, request, ("project", "kind", "page"))
     project = values.get("project")
     try:
         found = asset_list(
             user=user,
+            workspace=workspace,
             project_id=None if project == UNFILED else project,
             unfiled=project == UNFILED,
             kind=values.get("kind"),
@@ -113,7 +116,7 @@ def assets(request: HttpRequest) -> HttpResponse:
     except NotFound:  # someone else's project id, as on the API
         raise Http404("no such project") from None
     page = paginate(found, page=values["page"], limit=PAGE_SIZE)
-    projects = _project_choices(user)
+    projects = _project_choices(user, workspace)
     names = {p["id"]: p["name"] for p in projects}
     filtered = bool(project or values.get("kind"))
     return render(
@@ -128,7 +131,8 @@ def assets(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "form": {key: request.GET.get(key, "") for key in ("project", "kind")},
             "filtered": filtered or bool(errors),
-            "has_any": page.total > 0 or Asset.objects.filter(user=user).exists(),
+            "has_any": page.total > 0 or Asset.objects.filter(workspace.rows()).exists(),
+            "workspace": workspace,
             "kinds": [("upload", "Uploads"), ("generated", "Made by jobs")],
             "projects": projects,
             "unfiled": UNFILED,
@@ -147,7 +151,7 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
         asset = asset_get(user=user, asset_id=asset_id[:64])
     except NotFound:
         raise Http404("no such asset") from None
-    projects = _project_choices(user)
+    projects = _project_choices(user, workspace_of(user=user, row=asset))
     if asset.project_id and asset.project_id not in {p["id"] for p in projects}:
         projects.append({"id": asset.project_id, "name": asset.project.name})
     card = asset_card(asset, request, {p["id"]: p["name"] for p in projects})
@@ -181,12 +185,14 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
 # --- Projects --------------------------------------------------------------------------------
 
 
-def _covers(user, project_ids: list[str], request: HttpRequest) -> dict[str, list[str]]:
+def _covers(
+    user, workspace: Workspace, project_ids: list[str], request: HttpRequest
+) -> dict[str, list[str]]:
     """Up to COVERS thumbnails of each project's newest assets, in one query."""
     if not project_ids:
         return {}
     newest = (
-        asset_list(user=user)
+        asset_list(user=user, workspace=workspace)
         .filter(project_id__in=project_ids)
         .exclude(thumbnail_key="")
         .annotate(
@@ -223,9 +229,12 @@ def _limits() -> dict:
 @login_required
 def projects(request: HttpRequest) -> HttpResponse:
     user = request.user
+    workspace = session_workspace(request)
     values, errors = _query(PageQuerySerializer, request, ("page",))
-    page = paginate(project_list(user=user), page=values["page"], limit=PROJECTS_PAGE_SIZE)
-    covers = _covers(user, [p.id for p in page.items], request)
+    page = paginate(
+        project_list(user=user, workspace=workspace), page=values["page"], limit=PROJECTS_PAGE_SIZE
+    )
+    covers = _covers(user, workspace, [p.id for p in page.items], request)
     return render(
         request,
         "studio/projects.html",
@@ -235,6 +244,7 @@ def projects(request: HttpRequest) -> HttpResponse:
             "page": page,
             "errors": errors,
             "limits": _limits(),
+            "workspace": workspace,
         },
     )
 
@@ -248,16 +258,21 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
         raise Http404("no such project") from None
     tab = request.GET.get("show") if request.GET.get("show") in TABS else TABS[0]
     values, errors = _query(PageQuerySerializer, request, ("page",))
-    projects = _project_choices(user)
+    workspace = workspace_of(user=user, row=project)  # the project's, whichever is chosen
+    projects = _project_choices(user, workspace)
     if tab == "assets":
         names = {p["id"]: p["name"] for p in projects}
         page = paginate(
-            asset_list(user=user, project_id=project.id), page=values["page"], limit=PAGE_SIZE
+            asset_list(user=user, workspace=workspace, project_id=project.id),
+            page=values["page"],
+            limit=PAGE_SIZE,
         )
         cards = [asset_card(asset, request, names) for asset in page.items]
     else:
         page = paginate(
-            generation_list(user=user, project=project.id), page=values["page"], limit=PAGE_SIZE
+            generation_list(user=user, workspace=workspace, project=project.id),
+            page=values["page"],
+            limit=PAGE_SIZE,
         )
         cards = [generation_tile(generation, request) for generation in page.items]
     card = _project_card(project, {})

@@ -11,11 +11,11 @@ from django.template.defaultfilters import filesizeformat
 from core.exceptions import NotFound
 from core.pages import validate
 from core.pagination import paginate
-from organizations.workspace import session_workspace
+from organizations.workspace import session_workspace, workspace_of
 from studio import presenters
 from studio.apis.generations import UserGenerationsApi
 from studio.labels import OPERATION_NAMES, TIMES, next_steps
-from studio.models import ACTIVE, Generation, Kind, Status
+from studio.models import ACTIVE, Generation, Kind, Project, Status
 from studio.options import IMAGE_SIZES
 from studio.selectors import NO_PROJECT, generation_count, generation_list
 from studio.selectors_assets import project_list
@@ -120,7 +120,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
                 "types": [("image", "Images"), ("video", "Videos"), ("operation", "Operations")],
                 "statuses": [s for s in Status.values],
                 "models": list(Filters().fields["model"].choices),
-                "projects": list(project_list(user=user).values("id", "name")[:100]),
+                "projects": list(
+                    project_list(user=user, workspace=workspace).values("id", "name")[:100]
+                ),
                 "no_project": NO_PROJECT,
             },
             "page_data": {"active": [t["id"] for t in tiles if t["active"]]},
@@ -248,7 +250,9 @@ def gallery_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
     user = request.user
     generation = _get(request, generation_id)
     body = presenters.generation_detail(generation, provider_chain(generation), request)
-    projects = list(project_list(user=user).values("id", "name")[:100])
+    # Filing choices where the job was made: a project of its workspace.
+    mine = workspace_of(user=user, row=generation)
+    projects = list(project_list(user=user, workspace=mine).values("id", "name")[:100])
     names = {p["id"]: p["name"] for p in projects}
     # The account that paid: the organization's for work made in one.
     payer = generation.hold.account if generation.hold_id else account_for_user(user=user)
@@ -322,12 +326,12 @@ def _compare_rows(left: list[dict], right: list[dict]) -> list[dict]:
 
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
-    user = request.user
     ids = [request.GET.get("a", ""), request.GET.get("b", "")]
     if not all(ids):
         raise Http404("two generations are needed")
     generations = [_get(request, i) for i in ids]
-    names = {p["id"]: p["name"] for p in project_list(user=user).values("id", "name")[:100]}
+    filed = [generation.project_id for generation in generations if generation.project_id]
+    names = dict(Project.objects.filter(pk__in=filed).values_list("id", "name"))
     sides = []
     for generation in generations:
         body = presenters.generation_detail(generation, provider_chain(generation), request)

@@ -124,7 +124,7 @@ def studio(request: HttpRequest) -> HttpResponse:
             "values": values,
             "kind": values.get("kind", Kind.IMAGE),
             "styles": list(style_list(user=user)[:50]),
-            "projects": list(project_list(user=user)[:100]),
+            "projects": list(project_list(user=user, workspace=workspace)[:100]),
             "recent": [presenters.generation_item(g, request) for g in recent],
             "page_data": {"options": options, "active": active, "shown": shown},
             "account": account,

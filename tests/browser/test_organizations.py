@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from organizations.models import Membership, Organization, Role
 from organizations.services import account_for_organization
-from studio.models import Generation
+from studio.models import Asset, Generation
 from tests.browser.support import BROWSER, PHONE, check_page, screenshot, set_theme, sign_in
 from tests.factories import PASSWORD, UserFactory
 from tokens.audit import ledger_audit
@@ -70,6 +70,18 @@ def test_create_invite_accept_switch_generate_and_the_ledger_names_the_member(pa
     card.locator("img").first.wait_for()
     generation = Generation.objects.get(user=colleague)
     assert generation.organization == organization and generation.status == "completed"
+    expect(theirs.locator("[data-workspace-note]")).to_contain_text("Studio North")
+    # The header and the form's figure are the organization's credits, after the charge too.
+    expect(theirs.locator("[data-credits-value]")).to_have_text(str(40 - generation.cost))
+    screenshot(theirs, "studio-in-organization")
+
+    # Its result is the organization's: in its assets, not in the member's own.
+    theirs.goto(site.url("/assets/"))
+    output = Asset.objects.get(generation=generation)
+    expect(theirs.locator(f'[data-asset="{output.pk}"]')).to_be_visible()
+    expect(theirs.locator("[data-workspace-note]")).to_contain_text("Studio North")
+    check_page(theirs)
+    screenshot(theirs, "assets-in-organization")
 
     # The organization's page shows the charge under the member who spent it.
     theirs.goto(site.url("/organizations/studio-north/"))

@@ -2,6 +2,7 @@
 
 from organizations.models import Membership, Role
 from organizations.services import account_for_organization, member_remove, organization_create
+from tests.conftest import assert_error
 from tests.factories import UserFactory
 from tokens.services import tokens_grant
 
@@ -26,3 +27,15 @@ def team(*, name: str = "Studio North", credits: int = 100):
     member_remove(by=people[Role.OWNER], target=people["removed"])
     people["stranger"] = Membership(organization=organization, user=UserFactory())
     return organization, people
+
+
+def assert_access(response, actor: str, who: tuple[str, ...], success: int) -> None:
+    """The answer an access matrix expects: 404 from outside (a removed member or a stranger:
+    the organization's things are not disclosed), `success` for the roles in `who`, 403 for
+    a known member lacking the role."""
+    if actor in ("removed", "stranger"):
+        assert_error(response, 404, "NOT_FOUND")
+    elif actor in who:
+        assert response.status_code == success, response.content
+    else:
+        assert_error(response, 403, "FORBIDDEN")

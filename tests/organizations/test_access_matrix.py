@@ -9,10 +9,10 @@ from rest_framework.test import APIClient
 
 from organizations.models import MANAGERS, OWNERS, Membership, Role
 from organizations.services import invitation_create
-from tests.conftest import assert_error, login
+from tests.conftest import login
 from tests.core.schema.support import api_operations
 from tests.factories import UserFactory
-from tests.organizations.people import ACTORS, team
+from tests.organizations.people import ACTORS, assert_access, team
 
 pytestmark = pytest.mark.django_db
 
@@ -80,9 +80,4 @@ def test_the_access_matrix(organization, tail, method, actor):
     )
     api = client_as(actor, people)
     response = getattr(api, method)(path, BODIES.get((tail, method)), format="json")
-    if actor in ("removed", "stranger"):
-        assert_error(response, 404, "NOT_FOUND")
-    elif actor in WHO[(tail, method)]:
-        assert response.status_code == (201 if method == "post" else 200), response.content
-    else:
-        assert_error(response, 403, "FORBIDDEN")
+    assert_access(response, actor, WHO[(tail, method)], 201 if method == "post" else 200)

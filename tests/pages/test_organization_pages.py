@@ -109,3 +109,39 @@ def test_pages_of_an_organization_or_invitation_one_cannot_reach_are_404_pages(c
         assert visitor.get(url(organization)).status_code == 404
         assert visitor.post("/workspace/", {"organization": organization.slug}).status_code == 404
     assert client.get("/invitations/not-a-token/").status_code == 404
+
+
+def test_pages_name_the_workspace_and_the_account_page_stays_personal(client, studio):
+    organization, people = studio
+    member = page_as(client, people, Role.VIEWER)
+    member.post("/workspace/", {"organization": organization.slug})
+    meta = f'<meta name="cf-workspace" content="{organization.slug}">'
+    for path in ("/studio/", "/gallery/", "/assets/", "/projects/", "/dashboard/"):
+        body = member.get(path).content.decode()
+        assert meta in body, path
+        assert f'data-workspace-note="{organization.slug}"' in body, path
+        assert "You are a viewer" in body, path
+    # The account page is about one's own account: its API calls (webhooks) are personal.
+    assert meta not in member.get("/account/").content.decode()
+
+
+def test_the_dashboard_of_an_organization_shows_its_account_and_the_members_limit(client, studio):
+    organization, people = studio
+    membership = people[Role.MEMBER]
+    membership.monthly_limit = 30
+    membership.save(update_fields=["monthly_limit"])
+    hold_create(
+        account=TokenAccount.objects.get(organization=organization),
+        amount=7,
+        idempotency_key="theirs",
+        member=membership.user,
+    )
+    member = page_as(client, people, Role.MEMBER)
+    personal = member.get("/dashboard/").content.decode()
+    assert "You spent this month" not in personal
+    member.post("/workspace/", {"organization": organization.slug})
+    body = member.get("/dashboard/").content.decode()
+    assert '<div class="stat-value" data-stat="available">93</div>' in body
+    assert '<div class="stat-value" data-stat="member-spent">7</div>' in body
+    assert "of your limit of 30 credits" in body
+    assert '<th scope="col">Member</th>' in body
